@@ -1,0 +1,65 @@
+"""Cổng dữ liệu mở Lâm Đồng: the open data portal of Lâm Đồng province.
+
+``create_app`` builds the Flask application: configuration, extensions, the
+blueprints of each capability, the error handlers and the template helpers.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from opendata import models  # noqa: F401  (registers every table with the metadata and Alembic)
+from opendata.accounts.auth import register_auth
+from opendata.catalog.views import bp as catalog_bp
+from opendata.config import load_settings
+from opendata.errors import register_error_handlers
+from opendata.extensions import db, login_manager, migrate
+from opendata.templating import register_template_helpers
+
+MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+
+
+def create_app(overrides: dict[str, Any] | None = None) -> Flask:
+    """Build the application; ``overrides`` (tests) win over the environment."""
+    settings = load_settings(overrides)
+    app = Flask(__name__, instance_path=settings["INSTANCE"])
+    app.config.update(settings)
+    _configure_logging()
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(MIGRATIONS), render_as_batch=True)
+    login_manager.init_app(app)
+    register_auth(login_manager)
+
+    app.register_blueprint(catalog_bp)
+    register_error_handlers(app)
+    register_template_helpers(app)
+    return app
+
+
+def _configure_logging() -> None:
+    root = logging.getLogger()
+    if not any(getattr(handler, "_opendata", False) for handler in root.handlers):
+        handler = logging.StreamHandler(sys.stdout)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+        handler._opendata = True  # type: ignore[attr-defined]
+        root.addHandler(handler)
+        root.setLevel(logging.INFO)
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    """WAL lets readers run beside a writer; foreign keys are off by default in SQLite."""
+    if type(dbapi_connection).__module__.startswith("sqlite3"):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()

@@ -1,0 +1,34 @@
+"""How a request says who it is: the session cookie (Flask-Login) or an API token.
+
+A token is accepted on every route, in ``Authorization`` (``Bearer <token>`` or the
+bare token, as CKAN clients send it) or ``X-CKAN-API-Key``.
+"""
+
+from __future__ import annotations
+
+from flask import Request
+from flask_login import LoginManager
+
+from opendata.accounts.models import User
+from opendata.accounts.services import user_for_token
+from opendata.extensions import db
+
+
+def _token_from(request: Request) -> str | None:
+    header = request.headers.get("Authorization") or request.headers.get("X-CKAN-API-Key")
+    if not header:
+        return None
+    scheme, _, value = header.partition(" ")
+    return value.strip() if scheme.lower() == "bearer" and value else header.strip()
+
+
+def register_auth(login_manager: LoginManager) -> None:
+    @login_manager.user_loader
+    def load_user(user_id: str) -> User | None:
+        user = db.session.get(User, user_id)
+        return None if user is None or user.is_system else user
+
+    @login_manager.request_loader
+    def load_user_from_token(request: Request) -> User | None:
+        token = _token_from(request)
+        return user_for_token(token) if token else None

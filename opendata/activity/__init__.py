@@ -1,0 +1,1 @@
+"""Activity stream and audit trail."""

@@ -1,0 +1,101 @@
+"""The one authorization module: every permission check of the portal goes through ``can``.
+
+Services call ``require``; views and queries never decide permissions themselves.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from sqlalchemy import select
+
+from opendata.accounts.models import Membership, Role, User
+from opendata.catalog.models import Agency, Dataset, DatasetState
+from opendata.errors import Forbidden, NotFound
+from opendata.extensions import db
+
+
+class Action(StrEnum):
+    DATASET_READ = "dataset:read"
+    DATASET_CREATE = "dataset:create"
+    DATASET_UPDATE = "dataset:update"
+    DATASET_SUBMIT = "dataset:submit"
+    DATASET_PUBLISH = "dataset:publish"
+    DATASET_DELETE = "dataset:delete"
+    DATASET_PURGE = "dataset:purge"
+    RESOURCE_UPLOAD = "resource:upload"
+    AGENCY_CREATE = "agency:create"
+    AGENCY_UPDATE = "agency:update"
+    AGENCY_MANAGE_MEMBERS = "agency:manage_members"
+    USER_CREATE = "user:create"
+    TOKEN_CREATE = "token:create"
+
+
+_EDITOR_ACTIONS = {
+    Action.DATASET_READ, Action.DATASET_CREATE, Action.DATASET_UPDATE,
+    Action.DATASET_SUBMIT, Action.RESOURCE_UPLOAD,
+}
+ROLE_ACTIONS: dict[Role, frozenset[Action]] = {
+    Role.MEMBER: frozenset({Action.DATASET_READ}),
+    Role.EDITOR: frozenset(_EDITOR_ACTIONS),
+    Role.ADMIN: frozenset(_EDITOR_ACTIONS | {
+        Action.DATASET_PUBLISH, Action.DATASET_DELETE, Action.AGENCY_UPDATE, Action.AGENCY_MANAGE_MEMBERS,
+    }),
+}
+# Actions that no agency role grants: only a sysadmin may take them.
+SYSADMIN_ONLY = frozenset({Action.DATASET_PURGE, Action.AGENCY_CREATE, Action.USER_CREATE})
+
+
+def membership_role(user: User | None, agency_id: str | None) -> Role | None:
+    """The user's role in the agency, or None for anonymous users and outsiders."""
+    if user is None or agency_id is None or not user.is_authenticated:
+        return None
+    role = db.session.scalar(
+        select(Membership.role).where(Membership.user_id == user.id, Membership.agency_id == agency_id)
+    )
+    return Role(role) if role else None
+
+
+def member_agency_ids(user: User | None) -> list[str]:
+    """Ids of the agencies the user belongs to, whatever the role."""
+    if user is None or not user.is_authenticated:
+        return []
+    return list(db.session.scalars(select(Membership.agency_id).where(Membership.user_id == user.id)))
+
+
+def can(user: User | None, action: Action, target: Dataset | Agency | User | None = None) -> bool:
+    """Whether ``user`` (None when anonymous) may take ``action`` on ``target``."""
+    if user is not None and getattr(user, "is_authenticated", False) and user.is_sysadmin:
+        return True
+    if action in SYSADMIN_ONLY:
+        return False
+    if action is Action.TOKEN_CREATE:
+        return user is not None and isinstance(target, User) and target.id == user.id
+    if isinstance(target, Dataset):
+        if action is Action.DATASET_READ and target.is_published:
+            return True
+        if target.deleted_at is not None and action is not Action.DATASET_DELETE:
+            return False
+        agency_id = target.agency_id
+    elif isinstance(target, Agency):
+        agency_id = target.id
+    else:
+        return False
+    role = membership_role(user, agency_id)
+    return role is not None and action in ROLE_ACTIONS[role]
+
+
+def require(user: User | None, action: Action, target: Dataset | Agency | User | None = None) -> None:
+    """Raise unless ``user`` may take ``action``.
+
+    A reader who may not even see a dataset gets NotFound, as in CKAN, so that
+    the existence of unpublished datasets does not leak.
+    """
+    if can(user, action, target):
+        return
+    if isinstance(target, Dataset) and not can(user, Action.DATASET_READ, target):
+        raise NotFound()
+    raise Forbidden()
+
+
+__all__ = ["Action", "ROLE_ACTIONS", "Role", "can", "member_agency_ids", "membership_role", "require", "DatasetState"]

@@ -1,0 +1,1 @@
+"""The catalogue: agencies, datasets, resources, themes, licences and the metadata schema."""

@@ -1,0 +1,331 @@
+"""Catalogue services: the one place where agencies, datasets and resources change.
+
+Every function takes the acting user explicitly (never ``current_user``), validates
+with the object's schema, authorizes through ``authz``, records the activity and
+commits. The HTML views, the APIs, the CLI and the sample loader all call these.
+"""
+
+from __future__ import annotations
+
+import logging
+import mimetypes
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+from typing import Any, BinaryIO
+
+from flask import current_app
+from marshmallow import ValidationError
+from sqlalchemy import select, update
+
+from opendata import authz
+from opendata.accounts.models import User
+from opendata.activity.recorder import record
+from opendata.authz import Action
+from opendata.catalog.metadata import load_metadata_schema, load_vocabularies
+from opendata.catalog.models import Agency, Dataset, DatasetState, License, Resource, Tag, Theme, utcnow
+from opendata.catalog.schemas import AgencySchema, DatasetSchema, ResourceSchema
+from opendata.errors import Conflict, NotFound, ValidationFailed
+from opendata.extensions import db
+from opendata.storage.files import FileStore, FileTooLarge, safe_filename
+from opendata.text import fold, slugify
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A file being uploaded: a readable binary stream and the name the client gave it."""
+
+    stream: BinaryIO
+    filename: str
+
+
+def file_store() -> FileStore:
+    return FileStore(current_app.config["STORAGE_PATH"])
+
+
+def _load(schema, payload: Mapping[str, Any], *, partial: bool = False) -> dict[str, Any]:
+    try:
+        return schema.load(dict(payload), partial=partial)
+    except ValidationError as error:
+        raise ValidationFailed(fields=error.messages) from error
+
+
+# --- vocabularies ---------------------------------------------------------------------
+
+def sync_vocabularies() -> None:
+    """Insert or update themes and licences from ``vocabularies.yaml``. Idempotent."""
+    vocabularies = load_vocabularies()
+    themes = {theme.name: theme for theme in db.session.scalars(select(Theme))}
+    for position, item in enumerate(vocabularies["themes"]):
+        theme = themes.get(item["name"]) or Theme(name=item["name"])
+        theme.title, theme.title_en = item["title"], item.get("title_en")
+        theme.description, theme.position = item.get("description"), position
+        db.session.add(theme)
+    licenses = {lic.id: lic for lic in db.session.scalars(select(License))}
+    for position, item in enumerate(vocabularies["licenses"]):
+        lic = licenses.get(item["id"]) or License(id=item["id"])
+        lic.title, lic.url, lic.is_open, lic.position = item["title"], item.get("url"), item["is_open"], position
+        db.session.add(lic)
+    db.session.commit()
+
+
+# --- agencies ----------------------------------------------------------------------------
+
+def create_agency(actor: User, payload: Mapping[str, Any]) -> Agency:
+    """Create an agency. Sysadmins only. Raises Forbidden, ValidationFailed."""
+    authz.require(actor, Action.AGENCY_CREATE)
+    data = _load(AgencySchema(), payload)
+    if db.session.scalar(select(Agency.id).where(Agency.name == data["name"])):
+        raise ValidationFailed(fields={"name": ["Đường dẫn này đã được một cơ quan khác sử dụng."]})
+    agency = Agency(**data)
+    db.session.add(agency)
+    db.session.flush()
+    record(actor, "agency:create", agency, agency_id=agency.id, after=AgencySchema().dump(agency))
+    db.session.commit()
+    log.info("agency %s created by %s", agency.id, actor.id)
+    return agency
+
+
+def get_agency(name: str) -> Agency:
+    """The agency with this URL name. Raises NotFound."""
+    agency = db.session.scalar(select(Agency).where(Agency.name == name))
+    if agency is None:
+        raise NotFound("Không tìm thấy cơ quan này.")
+    return agency
+
+
+def get_theme(name: str) -> Theme:
+    """The theme with this URL name. Raises NotFound."""
+    theme = db.session.scalar(select(Theme).where(Theme.name == name))
+    if theme is None:
+        raise NotFound("Không tìm thấy lĩnh vực này.")
+    return theme
+
+
+# --- datasets ----------------------------------------------------------------------------
+
+def _unique_name(base: str, exclude_id: str | None = None) -> str:
+    base = base or "bo-du-lieu"
+    candidate, counter = base, 1
+    while True:
+        query = select(Dataset.id).where(Dataset.name == candidate)
+        if exclude_id:
+            query = query.where(Dataset.id != exclude_id)
+        if db.session.scalar(query) is None:
+            return candidate
+        counter += 1
+        suffix = f"-{counter}"
+        candidate = base[: 100 - len(suffix)] + suffix
+
+
+def _tags(names: list[str]) -> list[Tag]:
+    tags = []
+    for name in names:
+        name = name.lower()
+        tag = db.session.scalar(select(Tag).where(Tag.name == name))
+        if tag is None:
+            tag = Tag(name=name)
+            db.session.add(tag)
+        if tag not in tags:
+            tags.append(tag)
+    return tags
+
+
+def _themes(names: list[str]) -> list[Theme]:
+    found = {theme.name: theme for theme in db.session.scalars(select(Theme).where(Theme.name.in_(names)))}
+    missing = [name for name in names if name not in found]
+    if missing:
+        raise ValidationFailed(fields={"themes": [f"Không có lĩnh vực: {', '.join(missing)}."]})
+    return [found[name] for name in names]
+
+
+def _search_text(dataset: Dataset) -> str:
+    parts = [dataset.title, dataset.notes or "", dataset.agency.title if dataset.agency else ""]
+    parts += [tag.name for tag in dataset.tags] + [theme.title for theme in dataset.themes]
+    parts += [resource.name for resource in dataset.resources]
+    return fold(" ".join(parts))
+
+
+def _apply(dataset: Dataset, data: dict[str, Any]) -> None:
+    """Copy validated fields onto the dataset: core fields as columns, the rest into extras."""
+    extras = dict(dataset.extras or {})
+    for spec in load_metadata_schema().dataset_fields:
+        name = spec.field_name
+        if name not in data or name in {"agency", "name"}:
+            continue
+        value = data[name]
+        if spec.type == "themes":
+            dataset.themes = _themes(value or [])
+        elif spec.type == "tags":
+            dataset.tags = _tags(value or [])
+        elif spec.core:
+            setattr(dataset, name, value)
+        elif value in (None, [], ""):
+            extras.pop(name, None)
+        else:
+            extras[name] = value.isoformat() if hasattr(value, "isoformat") else value
+    dataset.extras = extras
+
+
+def _agency_for(data: dict[str, Any]) -> Agency:
+    agency = db.session.scalar(select(Agency).where(Agency.name == data["agency"]))
+    if agency is None:
+        raise ValidationFailed(fields={"agency": ["Không tìm thấy cơ quan này."]})
+    return agency
+
+
+def dump_dataset(dataset: Dataset) -> dict[str, Any]:
+    """The dataset as its schema serialises it, without resources (for activity diffs)."""
+    data = DatasetSchema(exclude=("resources",)).dump(dataset)
+    return data
+
+
+def create_dataset(actor: User, payload: Mapping[str, Any]) -> Dataset:
+    """Create a draft dataset in an agency the actor edits for.
+
+    Raises ValidationFailed (with per-field messages), Forbidden.
+    """
+    data = _load(DatasetSchema(), payload)
+    agency = _agency_for(data)
+    authz.require(actor, Action.DATASET_CREATE, agency)
+    if data.get("name"):
+        if db.session.scalar(select(Dataset.id).where(Dataset.name == data["name"])):
+            raise ValidationFailed(fields={"name": ["Đường dẫn này đã được dùng cho bộ dữ liệu khác."]})
+        name = data["name"]
+    else:
+        name = _unique_name(slugify(data["title"]))
+    dataset = Dataset(name=name, agency=agency, state=DatasetState.DRAFT, creator_id=actor.id, extras={})
+    _apply(dataset, data)
+    dataset.search_text = _search_text(dataset)
+    db.session.add(dataset)
+    db.session.flush()
+    record(actor, "dataset:create", dataset, agency_id=agency.id, after=dump_dataset(dataset))
+    db.session.commit()
+    log.info("dataset %s created by %s", dataset.id, actor.id)
+    return dataset
+
+
+def update_dataset(actor: User, dataset: Dataset, payload: Mapping[str, Any], *, partial: bool = False) -> Dataset:
+    """Edit a dataset's metadata (``partial`` for PATCH). Raises Forbidden, NotFound, ValidationFailed."""
+    authz.require(actor, Action.DATASET_UPDATE, dataset)
+    data = _load(DatasetSchema(), payload, partial=partial)
+    before = dump_dataset(dataset)
+    if "agency" in data and data["agency"] != dataset.agency.name:
+        agency = _agency_for(data)
+        authz.require(actor, Action.DATASET_CREATE, agency)
+        dataset.agency = agency
+    if data.get("name") and data["name"] != dataset.name:
+        if db.session.scalar(select(Dataset.id).where(Dataset.name == data["name"])):
+            raise ValidationFailed(fields={"name": ["Đường dẫn này đã được dùng cho bộ dữ liệu khác."]})
+        dataset.name = data["name"]
+    if not partial:
+        # A full replacement clears optional extras that the payload leaves out.
+        dataset.extras = {key: value for key, value in (dataset.extras or {}).items() if key in data}
+    _apply(dataset, data)
+    dataset.search_text = _search_text(dataset)
+    dataset.updated_at = utcnow()
+    record(actor, "dataset:update", dataset, agency_id=dataset.agency_id, before=before, after=dump_dataset(dataset))
+    db.session.commit()
+    return dataset
+
+
+def publish_dataset(actor: User, dataset: Dataset) -> Dataset:
+    """Make a dataset public. Agency admins and sysadmins. Raises Forbidden, NotFound, Conflict."""
+    authz.require(actor, Action.DATASET_PUBLISH, dataset)
+    if dataset.deleted_at is not None:
+        raise Conflict("Bộ dữ liệu đã bị xóa.")
+    if dataset.state == DatasetState.PUBLISHED:
+        return dataset
+    before_state = dataset.state
+    dataset.state = DatasetState.PUBLISHED
+    dataset.published_at = dataset.published_at or utcnow()
+    record(actor, "dataset:publish", dataset, agency_id=dataset.agency_id,
+           before={"state": before_state}, after={"state": dataset.state})
+    db.session.commit()
+    return dataset
+
+
+def get_dataset(actor: User | None, name_or_id: str) -> Dataset:
+    """The dataset if the actor may see it. Raises NotFound otherwise, as for a missing one."""
+    dataset = db.session.scalar(select(Dataset).where((Dataset.name == name_or_id) | (Dataset.id == name_or_id)))
+    if dataset is None or not authz.can(actor, Action.DATASET_READ, dataset):
+        raise NotFound("Không tìm thấy bộ dữ liệu này.")
+    return dataset
+
+
+# --- resources ---------------------------------------------------------------------------
+
+def _format_for(filename: str | None, url: str | None) -> str | None:
+    name = filename or (PurePosixPath(url.split("?", 1)[0]).name if url else "")
+    suffix = PurePosixPath(name).suffix.lower().lstrip(".")
+    known = {fmt.lower(): fmt for fmt in load_vocabularies()["formats"]}
+    return known.get(suffix) or (suffix.upper() or None)
+
+
+def _media_type_for(filename: str | None, fmt: str | None) -> str | None:
+    overrides = {"GeoJSON": "application/geo+json", "CSV": "text/csv", "JSON": "application/json"}
+    if fmt in overrides:
+        return overrides[fmt]
+    return mimetypes.guess_type(filename or "")[0] if filename else None
+
+
+def add_resource(actor: User, dataset: Dataset, payload: Mapping[str, Any], upload: Upload | None = None) -> Resource:
+    """Add a resource: an uploaded file or a link (``url``).
+
+    The file is stored (streamed, checksummed) before the row is written, and
+    removed again if the row cannot be committed: a failure leaves nothing behind.
+    Raises Forbidden, NotFound, ValidationFailed.
+    """
+    authz.require(actor, Action.RESOURCE_UPLOAD, dataset)
+    data = _load(ResourceSchema(), payload)
+    if (upload is None) == (not data.get("url")):
+        raise ValidationFailed(fields={"url": ["Cần tải lên một tệp hoặc nhập một đường dẫn (chỉ một trong hai)."]})
+    stored = None
+    if upload is not None:
+        try:
+            stored = file_store().save(upload.stream, max_size=current_app.config["MAX_UPLOAD_SIZE"])
+        except FileTooLarge as error:
+            raise ValidationFailed("Tệp vượt quá dung lượng cho phép.",
+                                   fields={"file": ["Tệp vượt quá dung lượng cho phép."]}) from error
+    resource = Resource(position=len(dataset.resources), extras={}, **data)
+    if stored is not None:
+        resource.filename = safe_filename(upload.filename)
+        resource.storage_key, resource.size, resource.sha256 = stored.key, stored.size, stored.sha256
+    resource.format = resource.format or _format_for(resource.filename, resource.url)
+    resource.media_type = _media_type_for(resource.filename, resource.format)
+    dataset.updated_at = utcnow()
+    try:
+        dataset.resources.append(resource)
+        db.session.flush()
+        dataset.search_text = _search_text(dataset)
+        record(actor, "resource:create", resource, agency_id=dataset.agency_id,
+               after=ResourceSchema().dump(resource))
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        if stored is not None:
+            file_store().delete(stored.key)
+        raise
+    return resource
+
+
+def get_resource(dataset: Dataset, resource_id: str) -> Resource:
+    """A resource of a dataset the caller could already see. Raises NotFound."""
+    resource = db.session.get(Resource, resource_id)
+    if resource is None or resource.dataset_id != dataset.id:
+        raise NotFound("Không tìm thấy tài nguyên này.")
+    return resource
+
+
+def count_download(resource: Resource) -> None:
+    """Add one download to the resource and its dataset, in one short transaction.
+
+    An UPDATE ... SET n = n + 1 needs no read, so concurrent workers never lose counts.
+    """
+    db.session.execute(update(Resource).where(Resource.id == resource.id)
+                       .values(download_count=Resource.download_count + 1))
+    db.session.execute(update(Dataset).where(Dataset.id == resource.dataset_id)
+                       .values(download_count=Dataset.download_count + 1))
+    db.session.commit()

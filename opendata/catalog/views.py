@@ -1,0 +1,129 @@
+"""Public pages of the catalogue, at CKAN's familiar addresses.
+
+Views parse the request, call a service or query, and render; nothing else.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from opendata.accounts.models import User
+from opendata.catalog import queries, services
+from opendata.catalog.jsonld import dataset_jsonld
+from opendata.storage.downloads import is_first_byte_served, send_stored_file
+
+bp = Blueprint("catalog", __name__)
+
+
+def _actor() -> User | None:
+    return current_user._get_current_object() if current_user.is_authenticated else None
+
+
+def _page() -> int:
+    try:
+        return max(1, int(request.args.get("page", 1)))
+    except ValueError:
+        return 1
+
+
+def _filters() -> dict[str, list[str]]:
+    return {key: request.args.getlist(key) for key in queries.FILTERS if request.args.getlist(key)}
+
+
+@bp.get("/")
+def home():
+    actor = _actor()
+    return render_template(
+        "catalog/home.html",
+        counts=queries.catalogue_counts(actor),
+        themes=queries.themes_with_counts(actor),
+        newest=queries.list_datasets(actor, sort="newest", per_page=6).items,
+        popular=queries.list_datasets(actor, sort="downloads", per_page=6).items,
+    )
+
+
+def _render_list(template: str, *, fixed: dict[str, list[str]] | None = None, **context):
+    from_request = _filters()
+    filters = {**from_request, **(fixed or {})}
+    sort = request.args.get("sort", "newest")
+    page = queries.list_datasets(
+        _actor(), filters=filters, q=request.args.get("q"), sort=sort, page=_page(),
+        per_page=current_app.config["PAGE_SIZE"], with_facets=True,
+    )
+    return render_template(template, page=page, filters=from_request, fixed=fixed or {}, sort=sort,
+                           q=request.args.get("q", ""), sorts=SORT_LABELS, **context)
+
+
+SORT_LABELS = {
+    "newest": "Mới xuất bản",
+    "updated": "Mới cập nhật",
+    "name": "Tên (A–Z)",
+    "downloads": "Tải nhiều nhất",
+}
+
+
+@bp.get("/dataset")
+def dataset_list():
+    return _render_list("catalog/dataset_list.html")
+
+
+@bp.get("/dataset/<name>")
+def dataset_detail(name: str):
+    dataset = services.get_dataset(_actor(), name)
+    if dataset.name != name:  # reached by id: send people to the canonical address
+        return redirect(url_for("catalog.dataset_detail", name=dataset.name), 301)
+    return render_template("catalog/dataset_detail.html", dataset=dataset,
+                           jsonld=dataset_jsonld(dataset))
+
+
+@bp.get("/dataset/<name>/resource/<resource_id>")
+def resource_detail(name: str, resource_id: str):
+    dataset = services.get_dataset(_actor(), name)
+    resource = services.get_resource(dataset, resource_id)
+    return render_template("catalog/resource_detail.html", dataset=dataset, resource=resource)
+
+
+@bp.get("/dataset/<name>/resource/<resource_id>/download/<path:filename>")
+def resource_download(name: str, resource_id: str, filename: str):
+    dataset = services.get_dataset(_actor(), name)
+    resource = services.get_resource(dataset, resource_id)
+    if not resource.is_upload:
+        if resource.url:
+            services.count_download(resource)
+            return redirect(resource.url, 302)
+        abort(404)
+    response = send_stored_file(
+        services.file_store().path(resource.storage_key), download_name=resource.filename or filename,
+        media_type=resource.media_type, sha256=resource.sha256, modified=resource.updated_at,
+    )
+    if request.method == "GET" and is_first_byte_served(response):
+        services.count_download(resource)
+    return response
+
+
+@bp.get("/organization")
+def agency_list():
+    return render_template("catalog/agency_list.html", agencies=queries.agencies_with_counts(_actor()))
+
+
+@bp.get("/organization/<name>")
+def agency_detail(name: str):
+    agency = services.get_agency(name)
+    return _render_list("catalog/agency_detail.html", fixed={"organization": [agency.name]}, agency=agency)
+
+
+@bp.get("/group")
+def theme_list():
+    return render_template("catalog/theme_list.html", themes=queries.themes_with_counts(_actor()))
+
+
+@bp.get("/group/<name>")
+def theme_detail(name: str):
+    theme = services.get_theme(name)
+    return _render_list("catalog/theme_detail.html", fixed={"groups": [theme.name]}, theme=theme)
+
+
+@bp.get("/about")
+def about():
+    return render_template("about.html", counts=queries.catalogue_counts(_actor()))

@@ -1,0 +1,110 @@
+"""Every configuration key, declared once with its type, default and help text.
+
+Values come from the environment (``OPENDATA_<KEY>``), then from the overrides
+given to ``create_app``. With nothing set, everything lives in one instance
+folder: the SQLite database, the search index and the uploaded files.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+ENV_PREFIX = "OPENDATA_"
+INSECURE_DEFAULT_KEY = "dev-insecure"
+
+
+def _bool(value: str | bool) -> bool:
+    if isinstance(value, bool):
+        return value
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+@dataclass(frozen=True)
+class Setting:
+    key: str
+    type: Callable[[Any], Any]
+    default: Any
+    help: str
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("INSTANCE", str, "instance",
+            "Instance folder holding the SQLite database, search index, files and secret key."),
+    Setting("DATABASE_URL", str, None,
+            "SQLAlchemy URL of the catalogue database; default: SQLite file `portal.db` in the instance folder. "
+            "For PostgreSQL: `postgresql+psycopg://user:pass@host/db`."),
+    Setting("SECRET_KEY", str, None,
+            "Key signing sessions; default: generated once into `secret_key` in the instance folder."),
+    Setting("STORAGE_PATH", str, None,
+            "Folder of uploaded and sample files; default: `files/` in the instance folder."),
+    Setting("SEARCH", str, "whoosh", "Search backend: `whoosh` (embedded) or `postgres`."),
+    Setting("SITE_URL", str, "http://127.0.0.1:5000",
+            "Public address of the portal, used in absolute links (feeds, DCAT, e-mails)."),
+    Setting("SITE_TITLE", str, "Cổng dữ liệu mở Lâm Đồng", "Name of the portal shown in pages."),
+    Setting("PAGE_SIZE", int, 20, "Datasets per page in lists."),
+    Setting("MAX_UPLOAD_SIZE", int, 2 * 1024**3, "Largest accepted upload, in bytes."),
+    Setting("PRODUCTION", _bool, False,
+            "Refuse to start with an insecure secret key and mark cookies Secure."),
+)
+
+
+def load_settings(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Return the Flask config: declared defaults, then the environment, then overrides."""
+    overrides = dict(overrides or {})
+    values: dict[str, Any] = {}
+    for setting in SETTINGS:
+        raw = os.environ.get(ENV_PREFIX + setting.key)
+        if setting.key in overrides:
+            values[setting.key] = overrides.pop(setting.key)
+        elif raw is not None and raw != "":
+            values[setting.key] = setting.type(raw)
+        else:
+            values[setting.key] = setting.default
+    instance = Path(values["INSTANCE"]).resolve()
+    instance.mkdir(parents=True, exist_ok=True)
+    values["INSTANCE"] = str(instance)
+    values["DATABASE_URL"] = values["DATABASE_URL"] or f"sqlite:///{instance / 'portal.db'}"
+    values["STORAGE_PATH"] = str(Path(values["STORAGE_PATH"] or instance / "files").resolve())
+    values["SECRET_KEY"] = values["SECRET_KEY"] or _instance_secret(instance)
+    values["SQLALCHEMY_DATABASE_URI"] = values["DATABASE_URL"]
+    values["SQLALCHEMY_ENGINE_OPTIONS"] = _engine_options(values["DATABASE_URL"])
+    values["MAX_CONTENT_LENGTH"] = values["MAX_UPLOAD_SIZE"]
+    values["SESSION_COOKIE_HTTPONLY"] = True
+    values["SESSION_COOKIE_SAMESITE"] = "Lax"
+    values["SESSION_COOKIE_SECURE"] = values["PRODUCTION"]
+    values["JSON_SORT_KEYS"] = False
+    values.update(overrides)
+    if values["PRODUCTION"] and values["SECRET_KEY"] == INSECURE_DEFAULT_KEY:
+        raise RuntimeError("Refusing to start in production with the insecure default SECRET_KEY.")
+    return values
+
+
+def _instance_secret(instance: Path) -> str:
+    """Read the instance's secret key, creating it atomically on first use.
+
+    Several gunicorn workers may start at once: the first to link the file wins
+    and the others read its key, so every worker signs sessions alike.
+    """
+    path = instance / "secret_key"
+    if not path.exists():
+        tmp = instance / f".secret_key.{os.getpid()}"
+        tmp.write_text(secrets.token_urlsafe(48))
+        tmp.chmod(0o600)
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink()
+    return path.read_text().strip()
+
+
+def _engine_options(url: str) -> dict[str, Any]:
+    if url.startswith("sqlite"):
+        # Wait for another worker's write instead of failing with "database is locked".
+        return {"connect_args": {"timeout": 30}}
+    return {"pool_pre_ping": True}

@@ -1,0 +1,1 @@
+"""File storage: streamed, checksummed uploads and range-capable downloads."""
