@@ -18,6 +18,7 @@ from sqlalchemy.engine import Engine
 from opendata import models  # noqa: F401  (registers every table with the metadata and Alembic)
 from opendata.accounts.auth import register_auth
 from opendata.catalog.views import bp as catalog_bp
+from opendata.commands import register_commands
 from opendata.config import load_settings
 from opendata.errors import register_error_handlers
 from opendata.extensions import db, login_manager, migrate
@@ -39,6 +40,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     register_auth(login_manager)
 
     app.register_blueprint(catalog_bp)
+    register_commands(app)
     register_error_handlers(app)
     register_template_helpers(app)
     return app

@@ -1,124 +1,18 @@
-"""The ``opendata`` command: Flask's CLI with the portal's own commands.
+"""The ``opendata`` console script: Flask's CLI bound to ``create_app``.
 
-    opendata db upgrade
-    opendata samples load [PATH]
-    opendata user create NAME --email E --password P [--sysadmin]
-    opendata member add AGENCY USER --role admin|editor|member
-    opendata token create USER [--name N]
+``opendata db upgrade`` comes from Flask-Migrate; the portal's own commands are in
+``commands.py``. Run ``opendata --help`` for the list.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
-from flask.cli import FlaskGroup, with_appcontext
+from flask.cli import FlaskGroup
 
 from opendata import create_app
-from opendata.accounts import services as accounts
-from opendata.catalog import samples, services as catalog
-from opendata.errors import AppError
 
 
-def _fail(error: AppError) -> None:
-    details = "; ".join(f"{name}: {' '.join(map(str, messages)) if isinstance(messages, list) else messages}"
-                        for name, messages in error.fields.items())
-    raise click.ClickException(error.message + (f" ({details})" if details else ""))
-
-
-@click.group(cls=FlaskGroup, create_app=lambda: create_app(), add_version_option=False,
+@click.group(cls=FlaskGroup, create_app=create_app, add_version_option=False,
              help="Quản trị Cổng dữ liệu mở Lâm Đồng (administer the open data portal).")
 def main() -> None:
     pass
-
-
-@main.group(name="samples", help="Dữ liệu mẫu của tỉnh (the province's sample datasets).")
-def samples_group() -> None:
-    pass
-
-
-@samples_group.command(name="load")
-@click.argument("path", required=False, type=click.Path(exists=True, file_okay=False, path_type=Path))
-@with_appcontext
-def samples_load(path: Path | None) -> None:
-    """Load the sample datasets from PATH (default: the repository's datasets/). Idempotent."""
-    try:
-        report = samples.load_samples(accounts.system_actor(), path or samples.DEFAULT_PATH)
-    except AppError as error:
-        _fail(error)
-    click.echo(f"agencies created: {len(report.agencies_created)}; datasets created: "
-               f"{len(report.datasets_created)}; already present: {len(report.datasets_skipped)}")
-
-
-@main.group(name="vocabularies", help="Chủ đề và giấy phép (themes and licences).")
-def vocabularies_group() -> None:
-    pass
-
-
-@vocabularies_group.command(name="sync")
-@with_appcontext
-def vocabularies_sync() -> None:
-    """Write the themes and licences of vocabularies.yaml into the database."""
-    catalog.sync_vocabularies()
-    click.echo("vocabularies synchronised")
-
-
-@main.group(name="user", help="Tài khoản người dùng (user accounts).")
-def user_group() -> None:
-    pass
-
-
-@user_group.command(name="create")
-@click.argument("name")
-@click.option("--email", required=True, help="E-mail address.")
-@click.option("--password", required=True, help="At least 10 characters.")
-@click.option("--fullname", default=None, help="Full name shown in pages.")
-@click.option("--sysadmin", is_flag=True, help="Give the user every permission.")
-@with_appcontext
-def user_create(name: str, email: str, password: str, fullname: str | None, sysadmin: bool) -> None:
-    """Create the user NAME."""
-    try:
-        user = accounts.create_user(accounts.system_actor(), {
-            "name": name, "email": email, "password": password, "fullname": fullname, "is_sysadmin": sysadmin})
-    except AppError as error:
-        _fail(error)
-    click.echo(f"user {user.name} created{' (sysadmin)' if user.is_sysadmin else ''}")
-
-
-@main.group(name="member", help="Thành viên của cơ quan (agency members).")
-def member_group() -> None:
-    pass
-
-
-@member_group.command(name="add")
-@click.argument("agency")
-@click.argument("user")
-@click.option("--role", required=True, type=click.Choice(["admin", "editor", "member"]))
-@with_appcontext
-def member_add(agency: str, user: str, role: str) -> None:
-    """Give USER the ROLE in AGENCY (the agency's URL name), or change it."""
-    try:
-        membership = accounts.add_member(accounts.system_actor(), catalog.get_agency(agency),
-                                         accounts.get_user(user), role)
-    except AppError as error:
-        _fail(error)
-    click.echo(f"{user} is now {membership.role} of {agency}")
-
-
-@main.group(name="token", help="Khóa API (API tokens).")
-def token_group() -> None:
-    pass
-
-
-@token_group.command(name="create")
-@click.argument("user")
-@click.option("--name", default="cli", help="A label for the token.")
-@with_appcontext
-def token_create(user: str, name: str) -> None:
-    """Create an API token for USER and print it on the last line (shown only once)."""
-    try:
-        _, secret = accounts.create_token(accounts.system_actor(), accounts.get_user(user), name)
-    except AppError as error:
-        _fail(error)
-    click.echo("API token (store it now; it cannot be shown again):")
-    click.echo(secret)

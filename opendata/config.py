@@ -41,6 +41,8 @@ SETTINGS: tuple[Setting, ...] = (
             "Key signing sessions; default: generated once into `secret_key` in the instance folder."),
     Setting("STORAGE_PATH", str, None,
             "Folder of uploaded and sample files; default: `files/` in the instance folder."),
+    Setting("METADATA_SCHEMA", str, None,
+            "Path of a custom metadata schema YAML; default: `opendata/catalog/metadata_schema.yaml`."),
     Setting("SEARCH", str, "whoosh", "Search backend: `whoosh` (embedded) or `postgres`."),
     Setting("SITE_URL", str, "http://127.0.0.1:5000",
             "Public address of the portal, used in absolute links (feeds, DCAT, e-mails)."),

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from flask import current_app, has_app_context
 
 HERE = Path(__file__).parent
 FIELD_TYPES = {
@@ -61,8 +62,22 @@ def _specs(entries: list[dict[str, Any]], where: str) -> tuple[FieldSpec, ...]:
     return tuple(specs)
 
 
+DEFAULT_SCHEMA = HERE / "metadata_schema.yaml"
+
+
+def schema_path() -> Path:
+    """The metadata schema in force: ``OPENDATA_METADATA_SCHEMA`` if set, else the package's."""
+    if has_app_context() and current_app.config.get("METADATA_SCHEMA"):
+        return Path(current_app.config["METADATA_SCHEMA"])
+    return DEFAULT_SCHEMA
+
+
+def load_metadata_schema(path: Path | None = None) -> MetadataSchema:
+    return _load_schema_file(path or schema_path())
+
+
 @cache
-def load_metadata_schema(path: Path = HERE / "metadata_schema.yaml") -> MetadataSchema:
+def _load_schema_file(path: Path) -> MetadataSchema:
     raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     return MetadataSchema(
         dataset_fields=_specs(raw["dataset_fields"], f"{path.name} dataset_fields"),

@@ -9,11 +9,12 @@ from __future__ import annotations
 import re
 from datetime import date
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
-from opendata.catalog.metadata import FieldSpec, load_metadata_schema, load_vocabularies, vocabulary_values
+from opendata.catalog.metadata import FieldSpec, load_metadata_schema, load_vocabularies, schema_path, vocabulary_values
 from opendata.text import nfc
 
 MESSAGES = {
@@ -190,18 +191,26 @@ def _system_fields(kind: str) -> dict[str, fields.Field]:
     return system
 
 
-@cache
 def resource_schema_class() -> type[Schema]:
-    specs = load_metadata_schema().resource_fields
+    return _resource_schema_class(schema_path())
+
+
+def dataset_schema_class() -> type[Schema]:
+    return _dataset_schema_class(schema_path())
+
+
+@cache
+def _resource_schema_class(path: Path) -> type[Schema]:
+    specs = load_metadata_schema(path).resource_fields
     declared = {spec.field_name: build_field(spec) for spec in specs}
     return MetadataSchemaBase.from_dict({**declared, **_system_fields("resource")}, name="ResourceSchema")
 
 
 @cache
-def dataset_schema_class() -> type[Schema]:
-    specs = load_metadata_schema().dataset_fields
+def _dataset_schema_class(path: Path) -> type[Schema]:
+    specs = load_metadata_schema(path).dataset_fields
     declared = {spec.field_name: build_field(spec) for spec in specs}
-    declared["resources"] = fields.List(fields.Nested(resource_schema_class()), dump_only=True)
+    declared["resources"] = fields.List(fields.Nested(_resource_schema_class(path)), dump_only=True)
     return MetadataSchemaBase.from_dict({**declared, **_system_fields("dataset")}, name="DatasetSchema")
 
 

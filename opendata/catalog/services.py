@@ -197,9 +197,9 @@ def create_dataset(actor: User, payload: Mapping[str, Any]) -> Dataset:
     else:
         name = _unique_name(slugify(data["title"]))
     dataset = Dataset(name=name, agency=agency, state=DatasetState.DRAFT, creator_id=actor.id, extras={})
+    db.session.add(dataset)
     _apply(dataset, data)
     dataset.search_text = _search_text(dataset)
-    db.session.add(dataset)
     db.session.flush()
     record(actor, "dataset:create", dataset, agency_id=agency.id, after=dump_dataset(dataset))
     db.session.commit()

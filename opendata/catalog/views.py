@@ -96,6 +96,7 @@ def resource_download(name: str, resource_id: str, filename: str):
     response = send_stored_file(
         services.file_store().path(resource.storage_key), download_name=resource.filename or filename,
         media_type=resource.media_type, sha256=resource.sha256, modified=resource.updated_at,
+        public=dataset.is_published,
     )
     if request.method == "GET" and is_first_byte_served(response):
         services.count_download(resource)

@@ -18,7 +18,8 @@ ACTIVE_TYPES = {"text/html", "image/svg+xml", "application/xhtml+xml", "text/xml
 
 
 def send_stored_file(path: Path, *, download_name: str, media_type: str | None, sha256: str | None,
-                     modified: datetime | None) -> Response:
+                     modified: datetime | None, public: bool) -> Response:
+    """Stream ``path`` as an attachment; ``public`` lets shared caches keep it (published data only)."""
     mimetype = media_type or "application/octet-stream"
     if mimetype in ACTIVE_TYPES:
         mimetype = "application/octet-stream"
@@ -33,6 +34,9 @@ def send_stored_file(path: Path, *, download_name: str, media_type: str | None, 
         max_age=3600,
     )
     response.headers["X-Content-Type-Options"] = "nosniff"
+    if not public:
+        response.cache_control.public = False
+        response.cache_control.private = True
     return response
 
 

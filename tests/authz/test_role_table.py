@@ -1,0 +1,79 @@
+"""Role × action × dataset state, against one table of expected outcomes."""
+
+import pytest
+
+from opendata.authz import Action, can
+from opendata.catalog.models import DatasetState, utcnow
+from opendata.extensions import db
+from tests.factories import make_agency, make_dataset, make_user
+
+ROLES = ["anonymous", "user", "member_a", "editor_a", "admin_a", "editor_b", "sysadmin"]
+STATES = ["draft", "pending", "published", "withdrawn", "deleted"]
+DATASET_ACTIONS = [Action.DATASET_READ, Action.DATASET_UPDATE, Action.RESOURCE_UPLOAD, Action.DATASET_SUBMIT,
+                   Action.DATASET_PUBLISH, Action.DATASET_DELETE, Action.DATASET_PURGE]
+
+# Who may act on a dataset of agency A, by state. "*" = every state.
+ALLOWED: dict[Action, dict[str, set[str]]] = {
+    Action.DATASET_READ: {
+        "published": {"anonymous", "user", "member_a", "editor_a", "admin_a", "editor_b", "sysadmin"},
+        "*": {"member_a", "editor_a", "admin_a", "sysadmin"},
+        "deleted": {"sysadmin"},
+    },
+    Action.DATASET_UPDATE: {"*": {"editor_a", "admin_a", "sysadmin"}, "deleted": {"sysadmin"}},
+    Action.RESOURCE_UPLOAD: {"*": {"editor_a", "admin_a", "sysadmin"}, "deleted": {"sysadmin"}},
+    Action.DATASET_SUBMIT: {"*": {"editor_a", "admin_a", "sysadmin"}, "deleted": {"sysadmin"}},
+    Action.DATASET_PUBLISH: {"*": {"admin_a", "sysadmin"}, "deleted": {"sysadmin"}},
+    Action.DATASET_DELETE: {"*": {"admin_a", "sysadmin"}},
+    Action.DATASET_PURGE: {"*": {"sysadmin"}},
+}
+
+
+def expected(action: Action, state: str) -> set[str]:
+    table = ALLOWED[action]
+    return table.get(state, table["*"])
+
+
+@pytest.fixture
+def world(system):
+    agency_a, agency_b = make_agency(system), make_agency(system)
+    users = {
+        "anonymous": None,
+        "user": make_user(system),
+        "member_a": make_user(system, agency_a, "member"),
+        "editor_a": make_user(system, agency_a, "editor"),
+        "admin_a": make_user(system, agency_a, "admin"),
+        "editor_b": make_user(system, agency_b, "editor"),
+        "sysadmin": make_user(system, is_sysadmin=True),
+    }
+    datasets = {}
+    for state in STATES:
+        dataset = make_dataset(system, agency_a, published=False)
+        if state == "deleted":
+            dataset.state, dataset.deleted_at = DatasetState.PUBLISHED, utcnow()
+        else:
+            dataset.state = DatasetState(state)
+        datasets[state] = dataset
+    db.session.commit()
+    return users, datasets
+
+
+@pytest.mark.parametrize("action", DATASET_ACTIONS, ids=str)
+def test_role_action_state_table(world, action):
+    users, datasets = world
+    mismatches = []
+    for state, dataset in datasets.items():
+        allowed = expected(action, state)
+        for role in ROLES:
+            if can(users[role], action, dataset) != (role in allowed):
+                mismatches.append((role, state))
+    assert mismatches == []
+
+
+def test_agency_actions(world, system):
+    users, datasets = world
+    agency_a = datasets["draft"].agency
+    managers = {role for role in ROLES if can(users[role], Action.AGENCY_MANAGE_MEMBERS, agency_a)}
+    assert managers == {"admin_a", "sysadmin"}
+    creators = {role for role in ROLES if can(users[role], Action.DATASET_CREATE, agency_a)}
+    assert creators == {"editor_a", "admin_a", "sysadmin"}
+    assert {role for role in ROLES if can(users[role], Action.AGENCY_CREATE)} == {"sysadmin"}
