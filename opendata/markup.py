@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import nh3
 from markdown_it import MarkdownIt
 from markupsafe import Markup
@@ -17,7 +19,13 @@ _ALLOWED_ATTRIBUTES = {"a": {"href", "title"}, "th": {"align"}, "td": {"align"}}
 
 def render_markdown(text: str | None) -> Markup:
     """Render Markdown to HTML that keeps only safe tags, attributes and URL schemes."""
-    html = _markdown.render(text or "")
+    return Markup(_render(text or ""))
+
+
+@lru_cache(maxsize=2048)
+def _render(text: str) -> str:
+    # A pure function of the text, so each worker renders a description once.
+    html = _markdown.render(text)
     clean = nh3.clean(
         html,
         tags=_ALLOWED_TAGS,
@@ -25,4 +33,4 @@ def render_markdown(text: str | None) -> Markup:
         url_schemes={"http", "https", "mailto"},
         link_rel="nofollow noopener noreferrer",
     )
-    return Markup(clean)
+    return clean

@@ -1,0 +1,1 @@
+"""Benchmarks: synthetic catalogue generators and HTTP measurements (see README.md)."""
