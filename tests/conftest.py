@@ -34,16 +34,21 @@ def _migrated_url(backend: str, tmp_path_factory) -> str:
     return POSTGRES_URL
 
 
-@pytest.fixture(scope="session", params=BACKENDS)
-def database_url(request, tmp_path_factory) -> str:
-    """A database upgraded from empty by the migrations, once per backend."""
-    url = _migrated_url(request.param, tmp_path_factory)
+def migrated_database(backend: str, tmp_path_factory) -> str:
+    """The URL of an empty database of ``backend``, upgraded by the migrations."""
+    url = _migrated_url(backend, tmp_path_factory)
     app = create_app({"DATABASE_URL": url, "SQLALCHEMY_DATABASE_URI": url,
                       "INSTANCE": str(tmp_path_factory.mktemp("instance"))})
     with app.app_context():
         upgrade()
         db.engine.dispose()
     return url
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def database_url(request, tmp_path_factory) -> str:
+    """A migrated database, once per backend: every test runs on SQLite and PostgreSQL."""
+    return migrated_database(request.param, tmp_path_factory)
 
 
 @pytest.fixture

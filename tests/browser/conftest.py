@@ -8,16 +8,22 @@ import threading
 import pytest
 from werkzeug.serving import make_server
 
+from tests.conftest import migrated_database
+
 CHROMIUM = os.environ.get("OPENDATA_CHROMIUM", "/usr/bin/chromium")
 # Without these, Chromium keeps trying to reach Google's services on a closed network.
 CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory) -> str:
+    """Browser journeys run once, on SQLite: the backends are compared by the other tests."""
+    return migrated_database("sqlite", tmp_path_factory)
+
+
 @pytest.fixture
-def live_server(app, database_url):
-    if database_url.startswith("postgresql"):
-        pytest.skip("browser journeys run once, on the SQLite backend")
+def live_server(app):
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
