@@ -114,7 +114,7 @@ def wrk(name: str, url: str, *, connections: int = 4, seconds: int = 10, paths_f
     if paths_file:
         env["BENCH_PATHS"] = str(paths_file)
     output = subprocess.run(
-        ["wrk", "-t", str(min(connections, 2)), "-c", str(connections), "-d", f"{seconds}s", "--timeout", "30s",
+        ["wrk", "-t", "1", "-c", str(connections), "-d", f"{seconds}s", "--timeout", "30s",
          "-s", str(WRK_SCRIPT), url], env=env, capture_output=True, text=True, check=True,
     ).stdout
     data = json.loads(output.strip().splitlines()[-1])

@@ -7,15 +7,12 @@ get ``{"error": {"code", "message", "fields"}}``.
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from flask import Flask, jsonify, render_template, request
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, InternalServerError
 
 from opendata.extensions import db
-
-log = logging.getLogger(__name__)
 
 
 class AppError(Exception):
@@ -88,22 +85,23 @@ def register_error_handlers(app: Flask) -> None:
         db.session.rollback()
         return _render(error.status, error.code, error.message, error.fields)
 
+    # Flask logs the original exception (or re-raises it under test) before calling this.
+    @app.errorhandler(InternalServerError)
+    def handle_unexpected(error: InternalServerError):
+        db.session.rollback()
+        return _render(500, "internal_error", "Đã có lỗi xảy ra phía máy chủ. Vui lòng thử lại sau.")
+
     @app.errorhandler(HTTPException)
     def handle_http_error(error: HTTPException):
         if error.code is None or error.code < 400:
             return error
-        response = _render(error.code, (error.name or "error").lower().replace(" ", "_"),
-                           _TITLES.get(error.code, error.description or ""))
-        body, status = response
+        if error.code == 500:
+            return handle_unexpected(error)
+        body, status = _render(error.code, (error.name or "error").lower().replace(" ", "_"),
+                               _TITLES.get(error.code, error.description or ""))
         # Keep headers such as Allow (405) and Content-Range (416).
         result = app.make_response((body, status))
         for key, value in error.get_headers():
             if key.lower() != "content-type":
                 result.headers[key] = value
         return result
-
-    @app.errorhandler(Exception)
-    def handle_unexpected(error: Exception):
-        log.exception("unhandled error on %s %s", request.method, request.path)
-        db.session.rollback()
-        return _render(500, "internal_error", "Đã có lỗi xảy ra phía máy chủ. Vui lòng thử lại sau.")

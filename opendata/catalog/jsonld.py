@@ -8,43 +8,42 @@ from typing import Any
 from flask import url_for
 from markupsafe import Markup
 
-from opendata.catalog.models import Dataset
 
-
-def dataset_jsonld(dataset: Dataset) -> Markup:
-    extras = dataset.extras or {}
+def dataset_jsonld(document: dict[str, Any]) -> Markup:
+    """JSON-LD from a dataset's stored document (see catalog/document.py)."""
+    name = document["name"]
     data: dict[str, Any] = {
         "@context": "https://schema.org/",
         "@type": "Dataset",
-        "name": dataset.title,
-        "description": dataset.notes or dataset.title,
-        "url": url_for("catalog.dataset_detail", name=dataset.name, _external=True),
-        "identifier": dataset.id,
-        "keywords": [tag.name for tag in dataset.tags],
-        "inLanguage": extras.get("language") or ["vi"],
+        "name": document["title"],
+        "description": document.get("notes") or document["title"],
+        "url": url_for("catalog.dataset_detail", name=name, _external=True),
+        "identifier": document["id"],
+        "keywords": [tag["name"] for tag in document["tags"]],
+        "inLanguage": document.get("language") or ["vi"],
         "isAccessibleForFree": True,
-        "publisher": {"@type": "GovernmentOrganization", "name": dataset.agency.title,
-                      "url": url_for("catalog.agency_detail", name=dataset.agency.name, _external=True)},
-        "dateModified": dataset.updated_at.isoformat(),
+        "publisher": {"@type": "GovernmentOrganization", "name": document["agency"]["title"],
+                      "url": url_for("catalog.agency_detail", name=document["agency"]["name"], _external=True)},
+        "dateModified": document["updated_at"],
         "distribution": [
             {
                 "@type": "DataDownload",
-                "name": resource.name,
-                "encodingFormat": resource.media_type or resource.format,
-                "contentUrl": resource.url if not resource.is_upload else url_for(
-                    "catalog.resource_download", name=dataset.name, resource_id=resource.id,
-                    filename=resource.filename, _external=True),
+                "name": resource["name"],
+                "encodingFormat": resource.get("media_type") or resource.get("format"),
+                "contentUrl": url_for("catalog.resource_download", name=name, resource_id=resource["id"],
+                                      filename=resource["filename"], _external=True)
+                if resource["is_upload"] else resource.get("url"),
             }
-            for resource in dataset.resources
+            for resource in document["resources"]
         ],
     }
-    if dataset.license is not None and dataset.license.url:
-        data["license"] = dataset.license.url
-    if dataset.published_at:
-        data["datePublished"] = dataset.published_at.isoformat()
-    if extras.get("temporal_start") or extras.get("temporal_end"):
-        data["temporalCoverage"] = f"{extras.get('temporal_start', '..')}/{extras.get('temporal_end', '..')}"
-    if extras.get("spatial"):
-        data["spatialCoverage"] = [{"@type": "Place", "name": place} for place in extras["spatial"]]
+    if document.get("license") and document["license"].get("url"):
+        data["license"] = document["license"]["url"]
+    if document.get("published_at"):
+        data["datePublished"] = document["published_at"]
+    if document.get("temporal_start") or document.get("temporal_end"):
+        data["temporalCoverage"] = f"{document.get('temporal_start') or '..'}/{document.get('temporal_end') or '..'}"
+    if document.get("spatial"):
+        data["spatialCoverage"] = [{"@type": "Place", "name": place} for place in document["spatial"]]
     # Escape "<" so that a description can never close the surrounding <script> element.
     return Markup(json.dumps(data, ensure_ascii=False).replace("<", "\\u003c"))

@@ -22,8 +22,11 @@ from opendata import authz
 from opendata.accounts.models import User
 from opendata.activity.recorder import record
 from opendata.authz import Action
+from opendata.catalog.document import refresh_document
 from opendata.catalog.metadata import load_metadata_schema, load_vocabularies
-from opendata.catalog.models import Agency, Dataset, DatasetState, License, Resource, Tag, Theme, utcnow
+from opendata.catalog.models import (
+    Agency, Dataset, DatasetState, License, Resource, Tag, Theme, dataset_theme, utcnow,
+)
 from opendata.catalog.schemas import AgencySchema, DatasetSchema, ResourceSchema
 from opendata.errors import Conflict, NotFound, ValidationFailed
 from opendata.extensions import db
@@ -57,17 +60,30 @@ def _load(schema, payload: Mapping[str, Any], *, partial: bool = False) -> dict[
 def sync_vocabularies() -> None:
     """Insert or update themes and licences from ``vocabularies.yaml``. Idempotent."""
     vocabularies = load_vocabularies()
+    renamed_themes, renamed_licenses = [], []
     themes = {theme.name: theme for theme in db.session.scalars(select(Theme))}
     for position, item in enumerate(vocabularies["themes"]):
         theme = themes.get(item["name"]) or Theme(name=item["name"])
+        if theme.id is not None and theme.title != item["title"]:
+            renamed_themes.append(theme.id)
         theme.title, theme.title_en = item["title"], item.get("title_en")
         theme.description, theme.position = item.get("description"), position
         db.session.add(theme)
     licenses = {lic.id: lic for lic in db.session.scalars(select(License))}
     for position, item in enumerate(vocabularies["licenses"]):
         lic = licenses.get(item["id"]) or License(id=item["id"])
+        if lic.title is not None and (lic.title, lic.url) != (item["title"], item.get("url")):
+            renamed_licenses.append(lic.id)
         lic.title, lic.url, lic.is_open, lic.position = item["title"], item.get("url"), item["is_open"], position
         db.session.add(lic)
+    db.session.flush()
+    # Stored documents carry theme and licence titles: rebuild those that changed.
+    affected = select(Dataset).where(
+        Dataset.license_id.in_(renamed_licenses)
+        | Dataset.id.in_(select(dataset_theme.c.dataset_id).where(dataset_theme.c.theme_id.in_(renamed_themes))))
+    if renamed_themes or renamed_licenses:
+        for dataset in db.session.scalars(affected):
+            refresh_document(dataset)
     db.session.commit()
 
 
@@ -160,6 +176,8 @@ def _apply(dataset: Dataset, data: dict[str, Any]) -> None:
             dataset.themes = _themes(value or [])
         elif spec.type == "tags":
             dataset.tags = _tags(value or [])
+        elif spec.type == "license":
+            dataset.license = db.session.get(License, value) if value else None
         elif spec.core:
             setattr(dataset, name, value)
         elif value in (None, [], ""):
@@ -201,6 +219,7 @@ def create_dataset(actor: User, payload: Mapping[str, Any]) -> Dataset:
     _apply(dataset, data)
     dataset.search_text = _search_text(dataset)
     db.session.flush()
+    refresh_document(dataset)
     record(actor, "dataset:create", dataset, agency_id=agency.id, after=dump_dataset(dataset))
     db.session.commit()
     log.info("dataset %s created by %s", dataset.id, actor.id)
@@ -226,6 +245,8 @@ def update_dataset(actor: User, dataset: Dataset, payload: Mapping[str, Any], *,
     _apply(dataset, data)
     dataset.search_text = _search_text(dataset)
     dataset.updated_at = utcnow()
+    db.session.flush()
+    refresh_document(dataset)
     record(actor, "dataset:update", dataset, agency_id=dataset.agency_id, before=before, after=dump_dataset(dataset))
     db.session.commit()
     return dataset
@@ -241,6 +262,7 @@ def publish_dataset(actor: User, dataset: Dataset) -> Dataset:
     before_state = dataset.state
     dataset.state = DatasetState.PUBLISHED
     dataset.published_at = dataset.published_at or utcnow()
+    refresh_document(dataset)
     record(actor, "dataset:publish", dataset, agency_id=dataset.agency_id,
            before={"state": before_state}, after={"state": dataset.state})
     db.session.commit()
@@ -249,8 +271,8 @@ def publish_dataset(actor: User, dataset: Dataset) -> Dataset:
 
 def get_dataset(actor: User | None, name_or_id: str) -> Dataset:
     """The dataset if the actor may see it. Raises NotFound otherwise, as for a missing one."""
-    # By name first: an OR over both columns would defeat the indexes. The page's
-    # collections load lazily, which measured faster than eager loading (bench/serve.py).
+    # By name first: an OR over both columns would defeat the indexes. Pages read the
+    # stored document (catalog/document.py), so no relationship is loaded here.
     dataset = db.session.scalar(select(Dataset).where(Dataset.name == name_or_id))
     if dataset is None and len(name_or_id) == 36:
         dataset = db.session.get(Dataset, name_or_id)
@@ -304,6 +326,7 @@ def add_resource(actor: User, dataset: Dataset, payload: Mapping[str, Any], uplo
         dataset.resources.append(resource)
         db.session.flush()
         dataset.search_text = _search_text(dataset)
+        refresh_document(dataset)
         record(actor, "resource:create", resource, agency_id=dataset.agency_id,
                after=ResourceSchema().dump(resource))
         db.session.commit()

@@ -73,8 +73,9 @@ def dataset_detail(name: str):
     dataset = services.get_dataset(_actor(), name)
     if dataset.name != name:  # reached by id: send people to the canonical address
         return redirect(url_for("catalog.dataset_detail", name=dataset.name), 301)
-    return render_template("catalog/dataset_detail.html", dataset=dataset,
-                           jsonld=dataset_jsonld(dataset))
+    document = dataset.document
+    return render_template("catalog/dataset_detail.html", dataset=document, downloads=dataset.download_count,
+                           jsonld=dataset_jsonld(document))
 
 
 @bp.get("/dataset/<name>/resource/<resource_id>")

@@ -119,6 +119,7 @@ def test_server_error_page_rolls_back_and_is_styled(app, client):
     def boom():
         raise RuntimeError("boom")
 
+    app.config["PROPAGATE_EXCEPTIONS"] = False  # as in production, where errors become the 500 page
     response = client.get("/test-boom")
     assert response.status_code == 500
     assert "Đã có lỗi xảy ra" in response.get_data(as_text=True)

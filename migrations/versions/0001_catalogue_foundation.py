@@ -1,9 +1,9 @@
 """Catalogue foundation: agencies, themes, licences, tags, datasets, resources,
 users, memberships, API tokens and activities.
 
-Revision ID: fb12f25ca147
+Revision ID: 0001
 Revises: 
-Create Date: 2026-12-04 21:25:04.522683
+Create Date: 2026-12-04 21:45:45.458567
 
 """
 from alembic import op
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = 'fb12f25ca147'
+revision = '0001'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -111,6 +111,7 @@ def upgrade():
     sa.Column('state', sa.String(length=20), nullable=False),
     sa.Column('extras', sa.JSON(), nullable=False),
     sa.Column('search_text', sa.Text(), nullable=False),
+    sa.Column('document', sa.JSON(), nullable=False),
     sa.Column('download_count', sa.BigInteger(), nullable=False),
     sa.Column('creator_id', sa.String(length=36), nullable=True),
     sa.Column('created_at', sa.DateTime(), nullable=False),

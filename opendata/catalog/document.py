@@ -1,0 +1,46 @@
+"""The stored document of a dataset: everything its page shows, in one JSON value.
+
+CKAN keeps a dataset's validated dict beside its rows for the same reason: a page
+or an API read then costs one row instead of a join per relationship. The
+services rebuild the document in the transaction of every change to the dataset,
+its resources, its agency, or the themes and licences it names; live counters
+(downloads) stay in their columns and are never copied here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from opendata.catalog.models import Dataset, Resource
+from opendata.catalog.schemas import DatasetSchema, ResourceSchema
+from opendata.markup import render_markdown
+
+
+def _resource(resource: Resource) -> dict[str, Any]:
+    data = ResourceSchema(exclude=("download_count",)).dump(resource)
+    data["description_html"] = str(render_markdown(resource.description)) if resource.description else ""
+    data["is_upload"] = resource.is_upload
+    return data
+
+
+def build_document(dataset: Dataset) -> dict[str, Any]:
+    """Serialise the dataset with the display data of what it refers to."""
+    data = DatasetSchema(exclude=("resources", "download_count")).dump(dataset)
+    agency = dataset.agency
+    data.update(
+        notes_html=str(render_markdown(dataset.notes)),
+        agency={"id": agency.id, "name": agency.name, "title": agency.title, "title_en": agency.title_en,
+                "description": agency.description},
+        license=({"id": dataset.license.id, "title": dataset.license.title, "url": dataset.license.url}
+                 if dataset.license else None),
+        themes=[{"name": theme.name, "title": theme.title} for theme in dataset.themes],
+        tags=[{"name": tag.name} for tag in dataset.tags],
+        resources=[_resource(resource) for resource in dataset.resources],
+        is_published=dataset.is_published,
+    )
+    return data
+
+
+def refresh_document(dataset: Dataset) -> None:
+    """Rebuild the stored document; the caller commits."""
+    dataset.document = build_document(dataset)
