@@ -22,6 +22,7 @@ from opendata.commands import register_commands
 from opendata.config import load_settings
 from opendata.errors import register_error_handlers
 from opendata.extensions import db, login_manager, migrate
+from opendata.search.sync import register_search
 from opendata.templating import register_template_helpers
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
@@ -38,6 +39,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     migrate.init_app(app, db, directory=str(MIGRATIONS), render_as_batch=True)
     login_manager.init_app(app)
     register_auth(login_manager)
+    register_search(app)
 
     app.register_blueprint(catalog_bp)
     register_commands(app)

@@ -5,6 +5,7 @@
     opendata user create NAME --email E --password P [--sysadmin]
     opendata member add AGENCY USER --role admin|editor|member
     opendata token create USER [--name N]
+    opendata search reindex | check [--repair]
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from flask.cli import with_appcontext
 from opendata.accounts import services as accounts
 from opendata.catalog import samples, services as catalog
 from opendata.errors import AppError
+from opendata.search import sync as search_sync
 
 
 def _fail(error: AppError) -> None:
@@ -118,6 +120,32 @@ def token_create(user: str, name: str) -> None:
     click.echo(secret)
 
 
+@click.group(name="search", help="Chỉ mục tìm kiếm (the search index).")
+def search_group() -> None:
+    pass
+
+
+@search_group.command(name="reindex")
+@with_appcontext
+def search_reindex() -> None:
+    """Rebuild the search index from the database; searches use the old index until it is done."""
+    with click.progressbar(length=search_sync.indexable_count(), label="Đang lập chỉ mục") as bar:
+        count = search_sync.reindex(progress=bar.update)
+    click.echo(f"{count} datasets indexed")
+
+
+@search_group.command(name="check")
+@click.option("--repair", is_flag=True, help="Fix what differs.")
+@with_appcontext
+def search_check(repair: bool) -> None:
+    """Compare the index with the database: missing, stale and extra entries."""
+    drift = search_sync.check(repair=repair)
+    click.echo(f"missing: {len(drift.missing)}; stale: {len(drift.stale)}; extra: {len(drift.extra)}"
+               + ("; repaired" if repair and drift.total else ""))
+    if drift.total and not repair:
+        raise SystemExit(1)
+
+
 def register_commands(app: Flask) -> None:
-    for group in (samples_group, vocabularies_group, user_group, member_group, token_group):
+    for group in (samples_group, vocabularies_group, user_group, member_group, token_group, search_group):
         app.cli.add_command(group)

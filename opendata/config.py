@@ -43,7 +43,9 @@ SETTINGS: tuple[Setting, ...] = (
             "Folder of uploaded and sample files; default: `files/` in the instance folder."),
     Setting("METADATA_SCHEMA", str, None,
             "Path of a custom metadata schema YAML; default: `opendata/catalog/metadata_schema.yaml`."),
-    Setting("SEARCH", str, "whoosh", "Search backend: `whoosh` (embedded) or `postgres`."),
+    Setting("SEARCH", str, "whoosh",
+            "Search backend: `whoosh` (embedded, one machine) or `postgres` (needs a PostgreSQL database)."),
+    Setting("SEARCH_PATH", str, None, "Folder of the Whoosh index; default: `search/` in the instance folder."),
     Setting("SITE_URL", str, "http://127.0.0.1:5000",
             "Public address of the portal, used in absolute links (feeds, DCAT, e-mails)."),
     Setting("SITE_TITLE", str, "Cổng dữ liệu mở Lâm Đồng", "Name of the portal shown in pages."),
@@ -71,6 +73,7 @@ def load_settings(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     values["INSTANCE"] = str(instance)
     values["DATABASE_URL"] = values["DATABASE_URL"] or f"sqlite:///{instance / 'portal.db'}"
     values["STORAGE_PATH"] = str(Path(values["STORAGE_PATH"] or instance / "files").resolve())
+    values["SEARCH_PATH"] = str(Path(values["SEARCH_PATH"] or instance / "search").resolve())
     values["SECRET_KEY"] = values["SECRET_KEY"] or _instance_secret(instance)
     values["SQLALCHEMY_DATABASE_URI"] = values["DATABASE_URL"]
     values["SQLALCHEMY_ENGINE_OPTIONS"] = _engine_options(values["DATABASE_URL"])

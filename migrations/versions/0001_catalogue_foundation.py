@@ -3,7 +3,7 @@ users, memberships, API tokens and activities.
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-12-04 21:45:45.458567
+Create Date: 2026-12-04 21:57:07.232120
 
 """
 from alembic import op
@@ -110,7 +110,6 @@ def upgrade():
     sa.Column('license_id', sa.String(length=100), nullable=True),
     sa.Column('state', sa.String(length=20), nullable=False),
     sa.Column('extras', sa.JSON(), nullable=False),
-    sa.Column('search_text', sa.Text(), nullable=False),
     sa.Column('document', sa.JSON(), nullable=False),
     sa.Column('download_count', sa.BigInteger(), nullable=False),
     sa.Column('creator_id', sa.String(length=36), nullable=True),

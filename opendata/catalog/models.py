@@ -102,8 +102,6 @@ class Dataset(db.Model):
     license_id: Mapped[str | None] = mapped_column(ForeignKey("license.id"))
     state: Mapped[str] = mapped_column(String(20), default=DatasetState.DRAFT)
     extras: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    # Folded title, description and tags: backs the list page's simple text filter.
-    search_text: Mapped[str] = mapped_column(Text, default="")
     # The dataset as its page and API show it (see catalog/document.py): rebuilt by the
     # services in the transaction of every change, so a read is one row, not five queries.
     document: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

@@ -31,7 +31,7 @@ from opendata.catalog.schemas import AgencySchema, DatasetSchema, ResourceSchema
 from opendata.errors import Conflict, NotFound, ValidationFailed
 from opendata.extensions import db
 from opendata.storage.files import FileStore, FileTooLarge, safe_filename
-from opendata.text import fold, slugify
+from opendata.text import slugify
 
 log = logging.getLogger(__name__)
 
@@ -157,13 +157,6 @@ def _themes(names: list[str]) -> list[Theme]:
     return [found[name] for name in names]
 
 
-def _search_text(dataset: Dataset) -> str:
-    parts = [dataset.title, dataset.notes or "", dataset.agency.title if dataset.agency else ""]
-    parts += [tag.name for tag in dataset.tags] + [theme.title for theme in dataset.themes]
-    parts += [resource.name for resource in dataset.resources]
-    return fold(" ".join(parts))
-
-
 def _apply(dataset: Dataset, data: dict[str, Any]) -> None:
     """Copy validated fields onto the dataset: core fields as columns, the rest into extras."""
     extras = dict(dataset.extras or {})
@@ -217,7 +210,6 @@ def create_dataset(actor: User, payload: Mapping[str, Any]) -> Dataset:
     dataset = Dataset(name=name, agency=agency, state=DatasetState.DRAFT, creator_id=actor.id, extras={})
     db.session.add(dataset)
     _apply(dataset, data)
-    dataset.search_text = _search_text(dataset)
     db.session.flush()
     refresh_document(dataset)
     record(actor, "dataset:create", dataset, agency_id=agency.id, after=dump_dataset(dataset))
@@ -243,7 +235,6 @@ def update_dataset(actor: User, dataset: Dataset, payload: Mapping[str, Any], *,
         # A full replacement clears optional extras that the payload leaves out.
         dataset.extras = {key: value for key, value in (dataset.extras or {}).items() if key in data}
     _apply(dataset, data)
-    dataset.search_text = _search_text(dataset)
     dataset.updated_at = utcnow()
     db.session.flush()
     refresh_document(dataset)
@@ -325,7 +316,6 @@ def add_resource(actor: User, dataset: Dataset, payload: Mapping[str, Any], uplo
     try:
         dataset.resources.append(resource)
         db.session.flush()
-        dataset.search_text = _search_text(dataset)
         refresh_document(dataset)
         record(actor, "resource:create", resource, agency_id=dataset.agency_id,
                after=ResourceSchema().dump(resource))

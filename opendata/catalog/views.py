@@ -5,12 +5,14 @@ Views parse the request, call a service or query, and render; nothing else.
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, abort, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from opendata.accounts.models import User
 from opendata.catalog import queries, services
 from opendata.catalog.jsonld import dataset_jsonld
+from opendata.search import service as search
+from opendata.search.base import FACETS
 from opendata.storage.downloads import is_first_byte_served, send_stored_file
 
 bp = Blueprint("catalog", __name__)
@@ -27,10 +29,6 @@ def _page() -> int:
         return 1
 
 
-def _filters() -> dict[str, list[str]]:
-    return {key: request.args.getlist(key) for key in queries.FILTERS if request.args.getlist(key)}
-
-
 @bp.get("/")
 def home():
     actor = _actor()
@@ -38,24 +36,13 @@ def home():
         "catalog/home.html",
         counts=queries.catalogue_counts(actor),
         themes=queries.themes_with_counts(actor),
-        newest=queries.list_datasets(actor, sort="newest", per_page=6).items,
-        popular=queries.list_datasets(actor, sort="downloads", per_page=6).items,
+        newest=queries.top_datasets(actor, "newest"),
+        popular=queries.top_datasets(actor, "downloads"),
     )
-
-
-def _render_list(template: str, *, fixed: dict[str, list[str]] | None = None, **context):
-    from_request = _filters()
-    filters = {**from_request, **(fixed or {})}
-    sort = request.args.get("sort", "newest")
-    page = queries.list_datasets(
-        _actor(), filters=filters, q=request.args.get("q"), sort=sort, page=_page(),
-        per_page=current_app.config["PAGE_SIZE"], with_facets=True,
-    )
-    return render_template(template, page=page, filters=from_request, fixed=fixed or {}, sort=sort,
-                           q=request.args.get("q", ""), sorts=SORT_LABELS, **context)
 
 
 SORT_LABELS = {
+    "relevance": "Phù hợp nhất",
     "newest": "Mới xuất bản",
     "updated": "Mới cập nhật",
     "name": "Tên (A–Z)",
@@ -63,9 +50,36 @@ SORT_LABELS = {
 }
 
 
+def _render_list(template: str, *, fixed: dict[str, list[str]] | None = None, **context):
+    """A search page: the request's query, filters, sort and page, plus any fixed filter."""
+    q = request.args.get("q", "").strip()
+    filters = {name: request.args.getlist(name) for name in FACETS if request.args.getlist(name)}
+    result = search.search_datasets(_actor(), q=q, filters={**filters, **(fixed or {})},
+                                    sort=request.args.get("sort"), page=_page())
+    sort = request.args.get("sort") or ("relevance" if q else "newest")
+    return render_template(template, page=result, filters=filters, fixed=fixed or {}, sort=sort, q=q,
+                           sorts=SORT_LABELS if q else {k: v for k, v in SORT_LABELS.items() if k != "relevance"},
+                           facet_labels=search.FACET_LABELS, **context)
+
+
 @bp.get("/dataset")
 def dataset_list():
     return _render_list("catalog/dataset_list.html")
+
+
+@bp.get("/api/util/dataset/autocomplete")
+def dataset_autocomplete():
+    """CKAN's autocomplete address and answer shape, for the search boxes."""
+    incomplete = request.args.get("incomplete") or request.args.get("q") or ""
+    try:
+        limit = max(1, min(int(request.args.get("limit", 8)), 20))
+    except ValueError:
+        limit = 8
+    datasets = search.autocomplete(_actor(), incomplete[:200], limit=limit)
+    return jsonify({"ResultSet": {"Result": [
+        {"match_field": "title", "match_displayed": dataset.title, "name": dataset.name, "title": dataset.title,
+         "url": url_for("catalog.dataset_detail", name=dataset.name)}
+        for dataset in datasets]}})
 
 
 @bp.get("/dataset/<name>")

@@ -47,7 +47,7 @@ def test_facets_chips_and_back_button_keep_the_state_in_the_url(live_server, pag
     page.locator(".facets").get_by_role("link", name=re.compile("Sở Y tế")).click()
     page.wait_for_url(re.compile("organization=so-y-te"))
     assert "1 bộ dữ liệu" in page.locator("#results-heading").inner_text()
-    page.get_by_role("link", name="Bỏ bộ lọc so-y-te").click()
+    page.get_by_role("link", name="Bỏ bộ lọc Sở Y tế").click()
     page.wait_for_url(re.compile(r"/dataset$"))
     page.go_back()
     page.wait_for_url(re.compile("organization=so-y-te"))

@@ -32,7 +32,6 @@ def test_create_dataset_stores_schema_fields_in_extras_and_nfc(system, agency):
     assert dataset.extras["temporal_start"] == "2025-01-01"
     assert dataset.extras["spatial"] == ["Phường Xuân Hương - Đà Lạt"]
     assert [tag.name for tag in dataset.tags] == ["5g", "viễn thông"]
-    assert "da lat" in dataset.search_text
 
 
 def test_validation_errors_are_per_field_and_in_vietnamese(system, agency):

@@ -1,0 +1,1 @@
+"""Full-text search of the catalogue: one interface, two backends (Whoosh, PostgreSQL)."""
