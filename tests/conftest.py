@@ -34,14 +34,20 @@ def _migrated_url(backend: str, tmp_path_factory) -> str:
     return POSTGRES_URL
 
 
+_MIGRATED: dict[str, str] = {}
+
+
 def migrated_database(backend: str, tmp_path_factory) -> str:
-    """The URL of an empty database of ``backend``, upgraded by the migrations."""
+    """The URL of an empty database of ``backend``, upgraded by the migrations once per session."""
+    if backend in _MIGRATED:
+        return _MIGRATED[backend]
     url = _migrated_url(backend, tmp_path_factory)
     app = create_app({"DATABASE_URL": url, "SQLALCHEMY_DATABASE_URI": url,
                       "INSTANCE": str(tmp_path_factory.mktemp("instance"))})
     with app.app_context():
         upgrade()
         db.engine.dispose()
+    _MIGRATED[backend] = url
     return url
 
 
@@ -51,8 +57,8 @@ def database_url(request, tmp_path_factory) -> str:
     return migrated_database(request.param, tmp_path_factory)
 
 
-@pytest.fixture
-def app(database_url, tmp_path):
+def make_test_app(database_url: str, tmp_path: Path, **overrides):
+    """An app on a migrated database; yields inside its context, then empties every table."""
     app = create_app({
         "TESTING": True,
         "INSTANCE": str(tmp_path / "instance"),
@@ -60,6 +66,7 @@ def app(database_url, tmp_path):
         "SQLALCHEMY_DATABASE_URI": database_url,
         "STORAGE_PATH": str(tmp_path / "files"),
         "SECRET_KEY": "test-secret",
+        **overrides,
     })
     with app.app_context():
         sync_vocabularies()
@@ -68,7 +75,14 @@ def app(database_url, tmp_path):
         with db.engine.begin() as connection:
             for table in reversed(db.metadata.sorted_tables):
                 connection.execute(table.delete())
+            if database_url.startswith("postgresql"):
+                connection.execute(text("DELETE FROM search_entry"))
         db.engine.dispose()
+
+
+@pytest.fixture
+def app(database_url, tmp_path):
+    yield from make_test_app(database_url, tmp_path)
 
 
 class RequestScopedClient(FlaskClient):

@@ -179,7 +179,7 @@ class PostgresBackend:
         return result
 
     def autocomplete(self, q: str, visibility: Visibility, limit: int = 8) -> list[str]:
-        clauses = parse_query(q)
+        clauses = parse_query(q, drop_stop_words=False)
         if not clauses:
             return []
         q_prefix = text("CAST(:q_prefix AS tsquery)").bindparams(

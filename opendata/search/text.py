@@ -46,8 +46,9 @@ class Clause:
         return len(self.exact) > 1
 
 
-def parse_query(q: str | None) -> list[Clause]:
-    """Split a query into clauses: quoted phrases and single words, stop words dropped.
+def parse_query(q: str | None, *, drop_stop_words: bool = True) -> list[Clause]:
+    """Split a query into clauses: quoted phrases and single words, stop words dropped
+    (kept for autocomplete, where the last word may be the start of a longer one).
 
     Operators and field syntax are not supported on purpose: whatever people type
     is text to look for, never a query-language error.
@@ -61,6 +62,8 @@ def parse_query(q: str | None) -> list[Clause]:
             clauses.append(Clause(tuple(tokens), tuple(fold(token) for token in tokens)))
         else:
             clauses.extend(Clause((token,), (fold(token),)) for token in tokens)
+    if not drop_stop_words:
+        return clauses
     meaningful = [clause for clause in clauses if clause.is_phrase or clause.exact[0] not in STOP_WORDS]
     return meaningful or clauses
 

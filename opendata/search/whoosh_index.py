@@ -76,7 +76,8 @@ def _document(entry: IndexEntry) -> dict:
         "keywords": keywords, "keywords_f": keywords,
         "body": body, "body_f": body,
         "state": entry.state, "agency_id": entry.agency_id,
-        "published": int(entry.published), "updated": int(entry.updated), "downloads": entry.downloads,
+        # Milliseconds: whole seconds would tie datasets saved in the same second.
+        "published": int(entry.published * 1000), "updated": int(entry.updated * 1000), "downloads": entry.downloads,
         "name_sort": entry.name_sort,
     }
     for name in FACETS:
@@ -336,7 +337,7 @@ class WhooshBackend:
         return cache[key]
 
     def autocomplete(self, q: str, visibility: Visibility, limit: int = 8) -> list[str]:
-        clauses = parse_query(q)
+        clauses = parse_query(q, drop_stop_words=False)
         if not clauses:
             return []
         snap = self.snapshot()
