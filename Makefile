@@ -17,10 +17,11 @@ $(VENV)/.installed: pyproject.toml
 
 install: $(VENV)/.installed
 
-## serve: install, migrate, load the sample datasets, serve with gunicorn on 127.0.0.1:$(PORT)
+## serve: install, migrate, load the sample datasets, build the search index, serve with gunicorn on 127.0.0.1:$(PORT)
 serve: install
 	$(BIN)/opendata db upgrade
 	$(BIN)/opendata samples load
+	$(BIN)/opendata search reindex
 	$(BIN)/gunicorn --workers 2 --bind 127.0.0.1:$(PORT) --access-logfile - wsgi:app
 
 ## test: install what the tests need and run the whole suite (browser tests need $(CHROMIUM))

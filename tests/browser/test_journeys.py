@@ -61,3 +61,15 @@ def test_pages_fit_the_screen_without_sideways_scrolling(live_server, page, cata
         page.goto(live_server + path)
         overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
         assert overflow <= 0, f"{path} overflows by {overflow}px at {width}px"
+
+
+def test_home_search_box_suggests_datasets_as_people_type(live_server, page, catalogue):
+    page.goto(live_server + "/")
+    box = page.get_by_role("combobox", name="Tìm dữ liệu")
+    box.press_sequentially("tram b", delay=30)
+    option = page.get_by_role("option", name="Trạm BTS và 5G tại Đà Lạt")
+    option.wait_for()
+    box.press("ArrowDown")
+    box.press("Enter")
+    page.wait_for_url(re.compile(r"/dataset/tram-bts"))
+    assert page.locator("h1").inner_text() == "Trạm BTS và 5G tại Đà Lạt"
