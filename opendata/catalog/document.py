@@ -9,15 +9,27 @@ its resources, its agency, or the themes and licences it names; live counters
 
 from __future__ import annotations
 
+from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
+from marshmallow import Schema
+
+from opendata.catalog.metadata import schema_path
 from opendata.catalog.models import Dataset, Resource
-from opendata.catalog.schemas import DatasetSchema, ResourceSchema
+from opendata.catalog.schemas import dataset_schema_class, resource_schema_class
 from opendata.markup import render_markdown
 
 
-def _resource(resource: Resource) -> dict[str, Any]:
-    data = ResourceSchema(exclude=("download_count",)).dump(resource)
+@lru_cache(maxsize=8)
+def _schemas(path: Path) -> tuple[Schema, Schema]:
+    """Schema instances for a metadata schema file: building one costs more than a dump."""
+    return (dataset_schema_class()(exclude=("resources", "download_count")),
+            resource_schema_class()(exclude=("download_count",)))
+
+
+def _resource(resource: Resource, schema: Schema) -> dict[str, Any]:
+    data = schema.dump(resource)
     data["description_html"] = str(render_markdown(resource.description)) if resource.description else ""
     data["is_upload"] = resource.is_upload
     return data
@@ -25,7 +37,8 @@ def _resource(resource: Resource) -> dict[str, Any]:
 
 def build_document(dataset: Dataset) -> dict[str, Any]:
     """Serialise the dataset with the display data of what it refers to."""
-    data = DatasetSchema(exclude=("resources", "download_count")).dump(dataset)
+    dataset_schema, resource_schema = _schemas(schema_path())
+    data = dataset_schema.dump(dataset)
     agency = dataset.agency
     data.update(
         notes_html=str(render_markdown(dataset.notes)),
@@ -35,7 +48,7 @@ def build_document(dataset: Dataset) -> dict[str, Any]:
                  if dataset.license else None),
         themes=[{"name": theme.name, "title": theme.title} for theme in dataset.themes],
         tags=[{"name": tag.name} for tag in dataset.tags],
-        resources=[_resource(resource) for resource in dataset.resources],
+        resources=[_resource(resource, resource_schema) for resource in dataset.resources],
         is_published=dataset.is_published,
     )
     return data
