@@ -77,6 +77,7 @@ def make_test_app(database_url: str, tmp_path: Path, **overrides):
                 connection.execute(table.delete())
             if database_url.startswith("postgresql"):
                 connection.execute(text("DELETE FROM search_entry"))
+                connection.execute(text("UPDATE search_state SET generation = generation + 1"))
         db.engine.dispose()
 
 

@@ -21,6 +21,8 @@ def upgrade():
     op.create_table(
         "search_entry",
         sa.Column("id", sa.String(36), primary_key=True),
+        # Small integers naming rows in the per-process facet bitmaps (search/facets.py).
+        sa.Column("docnum", sa.BigInteger(), sa.Identity(always=False), nullable=False, unique=True),
         sa.Column("version", sa.String(16), nullable=False),
         sa.Column("tsv", postgresql.TSVECTOR(), nullable=False),
         sa.Column("tsv_exact", postgresql.TSVECTOR(), nullable=False),
@@ -37,8 +39,13 @@ def upgrade():
     for name in ("organization", "groups", "tags", "res_format"):
         op.create_index(f"ix_search_entry_{name}", "search_entry", [f"facet_{name}"], postgresql_using="gin")
     op.create_index("ix_search_entry_state", "search_entry", ["state", "agency_id"])
+    # Bumped by every index write, so each app server knows when its caches are stale.
+    op.create_table("search_state", sa.Column("id", sa.SmallInteger(), primary_key=True),
+                    sa.Column("generation", sa.BigInteger(), nullable=False))
+    op.execute("INSERT INTO search_state (id, generation) VALUES (1, 0)")
 
 
 def downgrade():
     if op.get_bind().dialect.name == "postgresql":
+        op.drop_table("search_state")
         op.drop_table("search_entry")

@@ -3,28 +3,36 @@ for several app servers sharing it.
 
 Texts are tokenised and folded in Python (search/text.py), exactly as for Whoosh,
 and stored as weighted tsvectors built from those tokens, so PostgreSQL's parser
-and locale never change what a word is. The table ``search_entry`` is created by
-the migrations on PostgreSQL only.
+and locale never change what a word is. PostgreSQL matches and ranks the words;
+facet counts, totals and the other orders come from the facet engine shared with
+Whoosh (search/facets.py), over a snapshot each process rebuilds when the
+generation in ``search_state`` moves. Both tables are created by the migrations,
+on PostgreSQL only.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 
 from sqlalchemy import (
-    BigInteger, Column, Float, MetaData, String, Table, Text, bindparam, delete, func, literal, select, text,
-    union_all,
+    BigInteger, Column, Float, MetaData, SmallInteger, String, Table, Text, bindparam, delete, func, literal,
+    select, text, update,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, TSVECTOR, insert
 
 from opendata.extensions import db
+from opendata.search import bitmaps
 from opendata.search.base import FACETS, IndexEntry, SearchQuery, SearchResult, Visibility
+from opendata.search.facets import FacetTable
 from opendata.search.text import Clause, folded_words, parse_query, words
 
 metadata = MetaData()
 search_entry = Table(
     "search_entry", metadata,
     Column("id", String(36), primary_key=True),
+    Column("docnum", BigInteger, nullable=False),
     Column("version", String(16), nullable=False),
     Column("tsv", TSVECTOR, nullable=False),
     Column("tsv_exact", TSVECTOR, nullable=False),
@@ -36,6 +44,8 @@ search_entry = Table(
     Column("name_sort", Text, nullable=False),
     *(Column(f"facet_{name}", ARRAY(Text), nullable=False) for name in FACETS),
 )
+search_state = Table("search_state", metadata, Column("id", SmallInteger, primary_key=True),
+                     Column("generation", BigInteger, nullable=False))
 MAX_POSITION = 16383  # PostgreSQL's limit for lexeme positions
 
 
@@ -75,8 +85,28 @@ def _tsquery(clauses: list[Clause], *, folded: bool, prefix_last: bool = False) 
     return " & ".join(parts)
 
 
+@dataclass
+class _Snapshot:
+    """One generation of the table: its facet bitmaps, ids by docnum and cached word matches."""
+
+    generation: int
+    table: FacetTable
+    ids: list[str | None]
+    clauses: dict[tuple[str, ...], int] = field(default_factory=dict)
+
+
+def _bump(connection) -> None:
+    connection.execute(update(search_state).where(search_state.c.id == 1)
+                       .values(generation=search_state.c.generation + 1))
+
+
 class PostgresBackend:
-    table = search_entry
+    """Words are matched and ranked by PostgreSQL; facets, totals and stored orders by the
+    shared facet engine over a per-process snapshot, rebuilt when the generation moves."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._snapshot: _Snapshot | None = None
 
     def _visible(self, visibility: Visibility):
         if visibility.everything:
@@ -85,6 +115,26 @@ class PostgresBackend:
         if visibility.agency_ids:
             condition = condition | search_entry.c.agency_id.in_(sorted(visibility.agency_ids))
         return condition
+
+    def snapshot(self, connection) -> _Snapshot:
+        generation = connection.execute(select(search_state.c.generation)).scalar_one()
+        with self._lock:
+            if self._snapshot is not None and self._snapshot.generation == generation:
+                return self._snapshot
+        columns = [search_entry.c.docnum, search_entry.c.state, search_entry.c.agency_id,
+                   *(search_entry.c[f"facet_{name}"] for name in FACETS), search_entry.c.published,
+                   search_entry.c.updated, search_entry.c.downloads, search_entry.c.name_sort, search_entry.c.id]
+        rows = connection.execute(select(*columns)).all()
+        count = len(FACETS)
+        table = FacetTable.from_rows(
+            (row[0], row[1], row[2], dict(zip(FACETS, row[3:3 + count])), *row[3 + count:7 + count]) for row in rows)
+        ids: list[str | None] = [None] * table.size
+        for row in rows:
+            ids[row[0]] = row[-1]
+        snapshot = _Snapshot(generation, table, ids)
+        with self._lock:
+            self._snapshot = snapshot
+        return snapshot
 
     # --- writing -----------------------------------------------------------------------
 
@@ -95,30 +145,40 @@ class PostgresBackend:
         statement = insert(search_entry)
         statement = statement.on_conflict_do_update(
             index_elements=[search_entry.c.id],
-            set_={column.name: statement.excluded[column.name] for column in search_entry.columns if column.name != "id"})
+            set_={column.name: statement.excluded[column.name] for column in search_entry.columns
+                  if column.name not in {"id", "docnum"}})
         with db.engine.begin() as connection:
             connection.execute(statement, rows)
+            _bump(connection)
 
     def remove(self, ids: Iterable[str]) -> None:
         ids = list(ids)
         if ids:
             with db.engine.begin() as connection:
                 connection.execute(delete(search_entry).where(search_entry.c.id.in_(ids)))
+                _bump(connection)
 
     def rebuild(self, entries: Iterator[IndexEntry]) -> int:
-        """Replace every row in one transaction: readers keep the old rows until it commits."""
+        """Replace every row in one transaction: readers keep the old rows until it commits.
+
+        Writers wait on the table lock meanwhile; docnums restart from 0 so the bitmaps stay small.
+        """
         count = 0
         with db.engine.begin() as connection:
+            connection.execute(text("LOCK TABLE search_entry IN SHARE ROW EXCLUSIVE MODE"))
             connection.execute(delete(search_entry))
             batch: list[dict] = []
             for entry in entries:
-                batch.append(_row(entry))
+                batch.append({**_row(entry), "docnum": count})
                 count += 1
                 if len(batch) == 1000:
                     connection.execute(insert(search_entry), batch)
                     batch = []
             if batch:
                 connection.execute(insert(search_entry), batch)
+            connection.execute(text("SELECT setval(pg_get_serial_sequence('search_entry', 'docnum'), :n, false)"),
+                               {"n": count})
+            _bump(connection)
         return count
 
     # --- reading -----------------------------------------------------------------------
@@ -127,56 +187,56 @@ class PostgresBackend:
         with db.engine.connect() as connection:
             return dict(connection.execute(select(search_entry.c.id, search_entry.c.version)).all())
 
+    def _matching(self, connection, snap: _Snapshot, clauses: list[Clause]) -> int:
+        """Documents matching every clause, each clause's documents cached for the generation."""
+        result = snap.table.live
+        for clause in clauses:
+            bitmap = snap.clauses.get(clause.folded)
+            if bitmap is None:
+                query = text("CAST(:q AS tsquery)").bindparams(q=_tsquery([clause], folded=True))
+                docnums = connection.execute(
+                    select(search_entry.c.docnum).where(search_entry.c.tsv.op("@@")(query))).scalars()
+                bitmap = bitmaps.from_ids((doc for doc in docnums if doc < snap.table.size), snap.table.size)
+                if len(snap.clauses) > 4096:
+                    snap.clauses.clear()
+                snap.clauses[clause.folded] = bitmap
+            result &= bitmap
+        return result
+
     def search(self, query: SearchQuery) -> SearchResult:
         clauses = parse_query(query.q)
-        base = [self._visible(query.visibility)]
-        rank = None
-        if clauses:
-            q_folded = text("CAST(:q_folded AS tsquery)").bindparams(q_folded=_tsquery(clauses, folded=True))
-            q_exact = text("CAST(:q_exact AS tsquery)").bindparams(q_exact=_tsquery(clauses, folded=False))
-            base.append(search_entry.c.tsv.op("@@")(q_folded))
-            rank = func.ts_rank(search_entry.c.tsv, q_folded) + 1.5 * func.ts_rank(search_entry.c.tsv_exact, q_exact)
-        selected = {name: values for name, values in query.filters.items() if name in FACETS and values}
-        filters = {name: search_entry.c[f"facet_{name}"].op("&&")(bindparam(f"filter_{name}", values, type_=ARRAY(Text)))
-                   for name, values in selected.items()}
-        where = [*base, *filters.values()]
-        order = {
-            "relevance": [rank.desc(), search_entry.c.updated.desc()] if rank is not None else None,
-            "newest": [search_entry.c.published.desc(), search_entry.c.updated.desc()],
-            "updated": [search_entry.c.updated.desc()],
-            "name": [search_entry.c.name_sort.asc()],
-            "downloads": [search_entry.c.downloads.desc(), search_entry.c.name_sort.asc()],
-        }.get(query.sort) or [search_entry.c.published.desc(), search_entry.c.updated.desc()]
         with db.engine.connect() as connection:
-            total = connection.execute(select(func.count()).select_from(search_entry).where(*where)).scalar_one()
-            ids = list(connection.execute(
-                select(search_entry.c.id).where(*where).order_by(*order, search_entry.c.id)
-                .limit(query.per_page).offset(query.offset)).scalars())
-            facets = self._facets(connection, base, filters, query)
-        return SearchResult(total=total, ids=ids, facets=facets)
+            snap = self.snapshot(connection)
+            table = snap.table
+            visible = table.visible(query.visibility)
+            matched = self._matching(connection, snap, clauses) & visible if clauses else visible
+            selected = table.selected(query)
+            final = matched
+            for bitmap in selected.values():
+                final &= bitmap
+            total = bitmaps.count(final)
+            start, stop = query.offset, query.offset + query.per_page
+            if start >= total:
+                ids: list[str] = []
+            elif clauses and query.sort == "relevance":
+                ids = self._relevance_page(connection, clauses, query)
+            else:
+                sort = query.sort if query.sort in table.orders else "newest"
+                ids = [snap.ids[doc] for doc in table.ordered_page(final, total, sort, start, stop)]
+        return SearchResult(total=total, ids=[i for i in ids if i], facets=table.counts(matched, selected, query))
 
-    def _facets(self, connection, base, filters, query: SearchQuery) -> dict[str, list[tuple[str, int]]]:
-        """All facet counts in one statement; each facet counts under the other facets' filters."""
-        parts = []
-        for name in FACETS:
-            value = func.unnest(search_entry.c[f"facet_{name}"]).table_valued("value").render_derived()
-            others = [condition for other, condition in filters.items() if other != name]
-            parts.append(
-                select(literal(name).label("facet"), value.c.value, func.count().label("n"))
-                .select_from(search_entry).join(value, literal(True)).where(*base, *others)
-                .group_by(value.c.value))
-        rows = connection.execute(union_all(*parts)).all()
-        result: dict[str, list[tuple[str, int]]] = {name: [] for name in FACETS}
-        for facet, value, count in rows:
-            result[facet].append((value, count))
-        for name, values in result.items():
-            chosen = set(query.filters.get(name, []))
-            ranked = sorted(values, key=lambda item: (-item[1], item[0]))
-            top = ranked[: query.facet_limit] + [item for item in ranked[query.facet_limit:] if item[0] in chosen]
-            present = {value for value, _ in top}
-            top += [(value, 0) for value in sorted(chosen - present)]
-            result[name] = top
-        return result
+    def _relevance_page(self, connection, clauses: list[Clause], query: SearchQuery) -> list[str]:
+        """PostgreSQL ranks: folded matches, with exact (diacritics kept) matches weighing more."""
+        q_folded = text("CAST(:q_folded AS tsquery)").bindparams(q_folded=_tsquery(clauses, folded=True))
+        q_exact = text("CAST(:q_exact AS tsquery)").bindparams(q_exact=_tsquery(clauses, folded=False))
+        rank = func.ts_rank(search_entry.c.tsv, q_folded) + 1.5 * func.ts_rank(search_entry.c.tsv_exact, q_exact)
+        filters = [search_entry.c[f"facet_{name}"].op("&&")(bindparam(f"filter_{name}", values, type_=ARRAY(Text)))
+                   for name, values in query.filters.items() if name in FACETS and values]
+        return list(connection.execute(
+            select(search_entry.c.id)
+            .where(self._visible(query.visibility), search_entry.c.tsv.op("@@")(q_folded), *filters)
+            .order_by(rank.desc(), search_entry.c.updated.desc(), search_entry.c.id)
+            .limit(query.per_page).offset(query.offset)).scalars())
 
     def autocomplete(self, q: str, visibility: Visibility, limit: int = 8) -> list[str]:
         clauses = parse_query(q, drop_stop_words=False)

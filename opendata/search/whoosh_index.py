@@ -21,10 +21,11 @@ from pathlib import Path
 from whoosh import index as whoosh_index
 from whoosh.analysis import SpaceSeparatedTokenizer
 from whoosh.fields import ID, KEYWORD, NUMERIC, STORED, TEXT, Schema
-from whoosh.query import And, Every, Or, Prefix, Query, Term
+from whoosh.query import And, Or, Prefix, Query, Term
 
 from opendata.search import bitmaps
 from opendata.search.base import FACETS, IndexEntry, SearchQuery, SearchResult, Visibility
+from opendata.search.facets import SORT_KEYS, FacetTable
 from opendata.search.text import Clause, parse_query, words
 from opendata.text import fold
 
@@ -52,7 +53,7 @@ def _schema() -> Schema:
         body_f=TEXT(analyzer=words, phrase=False),
         # Folded word pairs ("du_lieu"): a quoted phrase is the AND of its pairs, as
         # fast as plain words, where positional phrase matching took 0.7 s at 10,000.
-        pairs=TEXT(analyzer=words, phrase=False),
+        pairs=KEYWORD(lowercase=False, commas=False, scorable=False),
         state=ID,
         agency_id=ID,
         published=NUMERIC(int, bits=64, sortable=True),
@@ -100,16 +101,15 @@ def _clause_query(clause: Clause) -> Query:
 
 @dataclass
 class _Snapshot:
-    """What one searcher generation knows, as bitmaps and arrays indexed by document number."""
+    """One searcher generation: the searcher, its facet table and a cache of term bitmaps."""
 
     searcher: object
-    size: int
-    live: int
-    published: int
-    agencies: dict[str, int]
-    facets: dict[str, dict[str, int]]
-    orders: dict[str, list[int]]
+    table: FacetTable
     terms: dict[tuple[str, str], int] = field(default_factory=dict)
+
+    @property
+    def size(self) -> int:
+        return self.table.size
 
     def term(self, field_name: str, text: str) -> int:
         """Documents holding a term, as a bitmap, cached for this generation."""
@@ -118,7 +118,7 @@ class _Snapshot:
         if bitmap is None:
             reader = self.searcher.reader()
             if reader.doc_frequency(field_name, text):
-                bitmap = bitmaps.from_ids(reader.postings(field_name, text).all_ids(), self.size) & self.live
+                bitmap = bitmaps.from_ids(reader.postings(field_name, text).all_ids(), self.size) & self.table.live
             else:
                 bitmap = 0
             if len(self.terms) > 4096:
@@ -128,7 +128,7 @@ class _Snapshot:
 
     def matching(self, clauses: list[Clause]) -> int:
         """Documents matching every clause: word in any field, or all of a phrase's pairs."""
-        result = self.live
+        result = self.table.live
         for clause in clauses:
             if clause.is_phrase:
                 for pair in _pairs(list(clause.folded)):
@@ -146,40 +146,19 @@ class _Snapshot:
     def build(cls, searcher) -> _Snapshot:
         reader = searcher.reader()
         size = reader.doc_count_all()
-        live = bitmaps.from_ids(reader.all_doc_ids(), size)
 
-        def postings(field: str) -> dict[str, int]:
-            if field not in reader.indexed_field_names():
+        def postings(field_name: str) -> dict[str, int]:
+            if field_name not in reader.indexed_field_names():
                 return {}
-            return {term.decode("utf-8"): bitmaps.from_ids(reader.postings(field, term).all_ids(), size) & live
-                    for term in reader.lexicon(field)}
+            return {term.decode("utf-8"): bitmaps.from_ids(reader.postings(field_name, term).all_ids(), size)
+                    for term in reader.lexicon(field_name)}
 
-        sortable = ("published", "updated", "downloads", "name_sort")
-        if size:
-            keys = {name: list(reader.column_reader(name)) for name in sortable}
-        else:  # an empty index's reader has no columns
-            keys = {name: [] for name in sortable}
-        orders = {
-            "newest": sorted(range(size), key=lambda doc: (-keys["published"][doc], -keys["updated"][doc])),
-            "updated": sorted(range(size), key=lambda doc: -keys["updated"][doc]),
-            "name": sorted(range(size), key=lambda doc: keys["name_sort"][doc]),
-            "downloads": sorted(range(size), key=lambda doc: (-keys["downloads"][doc], keys["name_sort"][doc])),
-        }
-        return cls(
-            searcher=searcher, size=size, live=live,
-            published=postings("state").get("published", 0),
-            agencies=postings("agency_id"),
-            facets={name: postings(f"facet_{name}") for name in FACETS},
-            orders=orders,
-        )
-
-    def visible(self, visibility: Visibility) -> int:
-        if visibility.everything:
-            return self.live
-        allowed = self.published
-        for agency_id in visibility.agency_ids:
-            allowed |= self.agencies.get(agency_id, 0)
-        return allowed & self.live
+        # An empty index's reader has no columns.
+        keys = {name: list(reader.column_reader(name)) if size else [] for name in SORT_KEYS}
+        table = FacetTable.from_bitmaps(
+            size, bitmaps.from_ids(reader.all_doc_ids(), size), postings("state").get("published", 0),
+            postings("agency_id"), {name: postings(f"facet_{name}") for name in FACETS}, keys)
+        return cls(searcher=searcher, table=table)
 
 
 class WhooshBackend:
@@ -280,100 +259,39 @@ class WhooshBackend:
         snap = self.snapshot()
         return {fields["id"]: fields["version"] for fields in snap.searcher.all_stored_fields()}
 
-    def _text(self, clauses: list[Clause]) -> Query:
-        return And([_clause_query(clause) for clause in clauses]) if clauses else Every()
-
     def search(self, query: SearchQuery) -> SearchResult:
         snap = self.snapshot()
+        table = snap.table
         clauses = parse_query(query.q)
-        visible = snap.visible(query.visibility)
-        if clauses:
-            text_query = self._text(clauses)
-            matched = snap.matching(clauses) & visible
-        else:
-            text_query, matched = None, visible
-        selected = {
-            name: self._any_of(snap.facets[name], values)
-            for name, values in query.filters.items() if name in snap.facets and values
-        }
+        visible = table.visible(query.visibility)
+        matched = snap.matching(clauses) & visible if clauses else visible
+        selected = table.selected(query)
         final = matched
         for bitmap in selected.values():
             final &= bitmap
-        facets = self._facet_counts(snap, matched, selected, query)
         total = bitmaps.count(final)
-        docnums = self._page(snap, text_query, final, total, query)
-        ids = [snap.searcher.stored_fields(doc)["id"] for doc in docnums]
-        return SearchResult(total=total, ids=ids, facets=facets)
-
-    @staticmethod
-    def _any_of(values: dict[str, int], wanted: list[str]) -> int:
-        bitmap = 0
-        for value in wanted:
-            bitmap |= values.get(value, 0)
-        return bitmap
-
-    @staticmethod
-    def _facet_counts(snap: _Snapshot, matched: int, selected: dict[str, int],
-                      query: SearchQuery) -> dict[str, list[tuple[str, int]]]:
-        """Counts per value; each facet counts under the other facets' filters (OR within, AND across)."""
-        result = {}
-        for name, values in snap.facets.items():
-            base = matched
-            for other, bitmap in selected.items():
-                if other != name:
-                    base &= bitmap
-            counts = [(value, bitmaps.count(bitmap & base)) for value, bitmap in values.items()]
-            chosen = set(query.filters.get(name, []))
-            ranked = sorted((item for item in counts if item[1] or item[0] in chosen), key=lambda item: (-item[1], item[0]))
-            top = ranked[: query.facet_limit]
-            top += [item for item in ranked[query.facet_limit:] if item[0] in chosen]
-            present = {value for value, _ in top}
-            top += [(value, 0) for value in sorted(chosen - present)]
-            result[name] = top
-        return result
-
-    def _page(self, snap: _Snapshot, text_query: Query | None, final: int, total: int,
-              query: SearchQuery) -> list[int]:
         start, stop = query.offset, query.offset + query.per_page
         if start >= total:
-            return []
-        sort = query.sort if query.sort in snap.orders or query.sort == "relevance" else "relevance"
-        if sort == "relevance" and text_query is not None:
-            # Whoosh scores the text; the allowed documents go in as a filter or, when
-            # fewer are excluded than kept, as a mask (a smaller set to build and test).
-            excluded = snap.live & ~final
-            if bitmaps.count(excluded) < total:
-                results = snap.searcher.search(text_query, limit=stop, mask=set(bitmaps.ids(excluded)))
-            else:
-                results = snap.searcher.search(text_query, limit=stop, filter=set(bitmaps.ids(final)))
-            return [hit.docnum for hit in results][start:stop]
-        order = snap.orders["newest" if sort == "relevance" else sort]
-        if total * 8 < snap.size:
-            # Few matches: sort them rather than walking the whole order.
-            rank = self._ranks(snap, sort)
-            return sorted(bitmaps.ids(final), key=rank.__getitem__)[start:stop]
-        members = final.to_bytes((snap.size >> 3) + 1, "little")
-        page, seen = [], 0
-        for doc in order:
-            if members[doc >> 3] >> (doc & 7) & 1:
-                if seen >= start:
-                    page.append(doc)
-                    if len(page) == stop - start:
-                        break
-                seen += 1
-        return page
+            docnums = []
+        elif clauses and query.sort == "relevance":
+            docnums = self._relevance_page(snap, clauses, final, total, start, stop)
+        else:
+            sort = query.sort if query.sort in table.orders else "newest"
+            docnums = table.ordered_page(final, total, sort, start, stop)
+        ids = [snap.searcher.stored_fields(doc)["id"] for doc in docnums]
+        return SearchResult(total=total, ids=ids, facets=table.counts(matched, selected, query))
 
-    def _ranks(self, snap: _Snapshot, sort: str) -> list[int]:
-        key = "newest" if sort == "relevance" else sort
-        cache = getattr(snap, "_ranks", None)
-        if cache is None:
-            cache = snap._ranks = {}  # type: ignore[attr-defined]
-        if key not in cache:
-            ranks = [0] * snap.size
-            for position, doc in enumerate(snap.orders[key]):
-                ranks[doc] = position
-            cache[key] = ranks
-        return cache[key]
+    def _relevance_page(self, snap: _Snapshot, clauses: list[Clause], final: int, total: int,
+                        start: int, stop: int) -> list[int]:
+        # Whoosh scores the text; the allowed documents go in as a filter or, when fewer
+        # are excluded than kept, as a mask (a smaller set to build and to test).
+        text_query = And([_clause_query(clause) for clause in clauses])
+        excluded = snap.table.live & ~final
+        if bitmaps.count(excluded) < total:
+            results = snap.searcher.search(text_query, limit=stop, mask=set(bitmaps.ids(excluded)))
+        else:
+            results = snap.searcher.search(text_query, limit=stop, filter=set(bitmaps.ids(final)))
+        return [hit.docnum for hit in results][start:stop]
 
     def autocomplete(self, q: str, visibility: Visibility, limit: int = 8) -> list[str]:
         clauses = parse_query(q, drop_stop_words=False)
@@ -383,6 +301,6 @@ class WhooshBackend:
         *complete, last = clauses
         parts = [_clause_query(clause) for clause in complete]
         parts.append(Or([Prefix("title_f", last.folded[-1], boost=2.0), Prefix("keywords_f", last.folded[-1])]))
-        allowed = set(bitmaps.ids(snap.visible(visibility)))
+        allowed = set(bitmaps.ids(snap.table.visible(visibility)))
         results = snap.searcher.search(And(parts), limit=limit, filter=allowed)
         return [hit["id"] for hit in results]
