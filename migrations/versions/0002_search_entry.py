@@ -26,6 +26,8 @@ def upgrade():
         sa.Column("version", sa.String(16), nullable=False),
         sa.Column("tsv", postgresql.TSVECTOR(), nullable=False),
         sa.Column("tsv_exact", postgresql.TSVECTOR(), nullable=False),
+        # Title and keywords only: the first ranking tier, small enough to rank fast.
+        sa.Column("tsv_strong", postgresql.TSVECTOR(), nullable=False),
         sa.Column("state", sa.String(20), nullable=False),
         sa.Column("agency_id", sa.String(36), nullable=False),
         sa.Column("published", sa.Float(), nullable=False),
@@ -36,6 +38,7 @@ def upgrade():
     )
     op.create_index("ix_search_entry_tsv", "search_entry", ["tsv"], postgresql_using="gin")
     op.create_index("ix_search_entry_tsv_exact", "search_entry", ["tsv_exact"], postgresql_using="gin")
+    op.create_index("ix_search_entry_tsv_strong", "search_entry", ["tsv_strong"], postgresql_using="gin")
     for name in ("organization", "groups", "tags", "res_format"):
         op.create_index(f"ix_search_entry_{name}", "search_entry", [f"facet_{name}"], postgresql_using="gin")
     op.create_index("ix_search_entry_state", "search_entry", ["state", "agency_id"])

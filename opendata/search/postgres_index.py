@@ -36,6 +36,7 @@ search_entry = Table(
     Column("version", String(16), nullable=False),
     Column("tsv", TSVECTOR, nullable=False),
     Column("tsv_exact", TSVECTOR, nullable=False),
+    Column("tsv_strong", TSVECTOR, nullable=False),
     Column("state", String(20), nullable=False),
     Column("agency_id", String(36), nullable=False),
     Column("published", Float, nullable=False),
@@ -67,6 +68,7 @@ def _row(entry: IndexEntry) -> dict:
         "id": entry.id, "version": entry.version,
         "tsv": _vector([(folded_words(value), weight) for value, weight in texts]),
         "tsv_exact": _vector([(words(value), weight) for value, weight in texts]),
+        "tsv_strong": _vector([(folded_words(value), weight) for value, weight in texts[:2]]),
         "state": entry.state, "agency_id": entry.agency_id, "published": entry.published,
         "updated": entry.updated, "downloads": entry.downloads, "name_sort": entry.name_sort,
     }
@@ -226,17 +228,31 @@ class PostgresBackend:
         return SearchResult(total=total, ids=[i for i in ids if i], facets=table.counts(matched, selected, query))
 
     def _relevance_page(self, connection, clauses: list[Clause], query: SearchQuery) -> list[str]:
-        """PostgreSQL ranks: folded matches, with exact (diacritics kept) matches weighing more."""
+        """Ranked in two tiers, as for Whoosh: every word in the title or keywords first
+        (``tsv_strong``, a short GIN lookup), then the rest; each tier by ts_rank, exact
+        (diacritics kept) matches weighing more than folded ones."""
         q_folded = text("CAST(:q_folded AS tsquery)").bindparams(q_folded=_tsquery(clauses, folded=True))
         q_exact = text("CAST(:q_exact AS tsquery)").bindparams(q_exact=_tsquery(clauses, folded=False))
-        rank = func.ts_rank(search_entry.c.tsv, q_folded) + 1.5 * func.ts_rank(search_entry.c.tsv_exact, q_exact)
-        filters = [search_entry.c[f"facet_{name}"].op("&&")(bindparam(f"filter_{name}", values, type_=ARRAY(Text)))
-                   for name, values in query.filters.items() if name in FACETS and values]
-        return list(connection.execute(
-            select(search_entry.c.id)
-            .where(self._visible(query.visibility), search_entry.c.tsv.op("@@")(q_folded), *filters)
-            .order_by(rank.desc(), search_entry.c.updated.desc(), search_entry.c.id)
-            .limit(query.per_page).offset(query.offset)).scalars())
+        q_strong = text("CAST(:q_strong AS tsquery)").bindparams(q_strong=_tsquery(
+            [clause for clause in clauses if not clause.is_phrase] or clauses, folded=True))
+        exact_rank = 1.5 * func.ts_rank(search_entry.c.tsv_exact, q_exact)
+        filters = [self._visible(query.visibility), search_entry.c.tsv.op("@@")(q_folded)]
+        filters += [search_entry.c[f"facet_{name}"].op("&&")(bindparam(f"filter_{name}", values, type_=ARRAY(Text)))
+                    for name, values in query.filters.items() if name in FACETS and values]
+        stop = query.offset + query.per_page
+        strong = search_entry.c.tsv_strong.op("@@")(q_strong)
+        first = list(connection.execute(
+            select(search_entry.c.id).where(*filters, strong)
+            .order_by((func.ts_rank(search_entry.c.tsv_strong, q_strong) + exact_rank).desc(),
+                      search_entry.c.updated.desc(), search_entry.c.id)
+            .limit(stop)).scalars())
+        if len(first) < stop:
+            first += list(connection.execute(
+                select(search_entry.c.id).where(*filters, ~strong)
+                .order_by((func.ts_rank(search_entry.c.tsv, q_folded) + exact_rank).desc(),
+                          search_entry.c.updated.desc(), search_entry.c.id)
+                .limit(stop - len(first))).scalars())
+        return first[query.offset:stop]
 
     def autocomplete(self, q: str, visibility: Visibility, limit: int = 8) -> list[str]:
         clauses = parse_query(q, drop_stop_words=False)
