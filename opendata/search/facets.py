@@ -93,6 +93,14 @@ class FacetTable:
                 chosen[name] = bitmap
         return chosen
 
+    def narrow(self, matched: int, query: SearchQuery) -> tuple[dict[str, int], int, int]:
+        """Apply the facet filters to the matching documents: (per-facet selections, final set, its size)."""
+        selected = self.selected(query)
+        final = matched
+        for bitmap in selected.values():
+            final &= bitmap
+        return selected, final, bitmaps.count(final)
+
     def counts(self, matched: int, selected: dict[str, int], query: SearchQuery) -> dict[str, list[tuple[str, int]]]:
         """Counts per value; each facet counts under the other facets' filters (AND across facets)."""
         result = {}

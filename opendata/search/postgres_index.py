@@ -212,11 +212,7 @@ class PostgresBackend:
             table = snap.table
             visible = table.visible(query.visibility)
             matched = self._matching(connection, snap, clauses) & visible if clauses else visible
-            selected = table.selected(query)
-            final = matched
-            for bitmap in selected.values():
-                final &= bitmap
-            total = bitmaps.count(final)
+            selected, final, total = table.narrow(matched, query)
             start, stop = query.offset, query.offset + query.per_page
             if start >= total:
                 ids: list[str] = []

@@ -280,11 +280,7 @@ class WhooshBackend:
         clauses = parse_query(query.q)
         visible = table.visible(query.visibility)
         matched = snap.matching(clauses) & visible if clauses else visible
-        selected = table.selected(query)
-        final = matched
-        for bitmap in selected.values():
-            final &= bitmap
-        total = bitmaps.count(final)
+        selected, final, total = table.narrow(matched, query)
         start, stop = query.offset, query.offset + query.per_page
         if start >= total:
             docnums = []
