@@ -93,7 +93,9 @@ def measure(instance: Path, size: int, search: str, database_url: str | None, re
         env["OPENDATA_DATABASE_URL"] = database_url
     if http_seconds:
         with Gunicorn(instance, env=env) as server:
-            wrk("warm-up", server.base + "/dataset", connections=2, seconds=2)
+            # Every worker builds its caches on its first requests: warm each query on all of them.
+            for label, params in QUERY_MIX.items():
+                wrk("warm-up", server.base + "/dataset?" + urlencode(params), connections=4, seconds=2)
             report["http"] = {label: wrk(label, server.base + "/dataset?" + urlencode(params), seconds=http_seconds)
                               for label, params in QUERY_MIX.items()}
     return report

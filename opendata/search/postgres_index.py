@@ -68,7 +68,10 @@ def _row(entry: IndexEntry) -> dict:
         "id": entry.id, "version": entry.version,
         "tsv": _vector([(folded_words(value), weight) for value, weight in texts]),
         "tsv_exact": _vector([(words(value), weight) for value, weight in texts]),
-        "tsv_strong": _vector([(folded_words(value), weight) for value, weight in texts[:2]]),
+        # Folded and exact words of the title and keywords together: the first tier both
+        # matches and ranks (diacritics kept weigh more) on this one small vector.
+        "tsv_strong": _vector([(folded_words(value), weight) for value, weight in texts[:2]]
+                              + [(words(value), weight) for value, weight in texts[:2]]),
         "state": entry.state, "agency_id": entry.agency_id, "published": entry.published,
         "updated": entry.updated, "downloads": entry.downloads, "name_sort": entry.name_sort,
     }
@@ -237,9 +240,11 @@ class PostgresBackend:
                     for name, values in query.filters.items() if name in FACETS and values]
         stop = query.offset + query.per_page
         strong = search_entry.c.tsv_strong.op("@@")(q_strong)
+        strong_rank = func.ts_rank(search_entry.c.tsv_strong, q_strong) + 1.5 * func.ts_rank(
+            search_entry.c.tsv_strong, q_exact)
         first = list(connection.execute(
             select(search_entry.c.id).where(*filters, strong)
-            .order_by((func.ts_rank(search_entry.c.tsv_strong, q_strong) + exact_rank).desc(),
+            .order_by(strong_rank.desc(),
                       search_entry.c.updated.desc(), search_entry.c.id)
             .limit(stop)).scalars())
         if len(first) < stop:
