@@ -220,40 +220,55 @@ class PostgresBackend:
             if start >= total:
                 ids: list[str] = []
             elif clauses and query.sort == "relevance":
-                ids = self._relevance_page(connection, clauses, query)
+                ids = self._relevance_page(connection, snap, clauses, query, final, total)
             else:
                 sort = query.sort if query.sort in table.orders else "newest"
                 ids = [snap.ids[doc] for doc in table.ordered_page(final, total, sort, start, stop)]
         return SearchResult(total=total, ids=[i for i in ids if i], facets=table.counts(matched, selected, query))
 
-    def _relevance_page(self, connection, clauses: list[Clause], query: SearchQuery) -> list[str]:
-        """Ranked in two tiers, as for Whoosh: every word in the title or keywords first
-        (``tsv_strong``, a short GIN lookup), then the rest; each tier by ts_rank, exact
-        (diacritics kept) matches weighing more than folded ones."""
-        q_folded = text("CAST(:q_folded AS tsquery)").bindparams(q_folded=_tsquery(clauses, folded=True))
-        q_exact = text("CAST(:q_exact AS tsquery)").bindparams(q_exact=_tsquery(clauses, folded=False))
-        q_strong = text("CAST(:q_strong AS tsquery)").bindparams(q_strong=_tsquery(
-            [clause for clause in clauses if not clause.is_phrase] or clauses, folded=True))
-        exact_rank = 1.5 * func.ts_rank(search_entry.c.tsv_exact, q_exact)
-        filters = [self._visible(query.visibility), search_entry.c.tsv.op("@@")(q_folded)]
-        filters += [search_entry.c[f"facet_{name}"].op("&&")(bindparam(f"filter_{name}", values, type_=ARRAY(Text)))
-                    for name, values in query.filters.items() if name in FACETS and values]
+    def _strong(self, connection, snap: _Snapshot, q_strong: str) -> int:
+        """Documents whose title or keywords match ``q_strong``, cached for the generation."""
+        key = ("strong", q_strong)
+        bitmap = snap.clauses.get(key)
+        if bitmap is None:
+            query = text("CAST(:q AS tsquery)").bindparams(q=q_strong)
+            docnums = connection.execute(
+                select(search_entry.c.docnum).where(search_entry.c.tsv_strong.op("@@")(query))).scalars()
+            bitmap = bitmaps.from_ids((doc for doc in docnums if doc < snap.table.size), snap.table.size)
+            snap.clauses[key] = bitmap
+        return bitmap
+
+    def _relevance_page(self, connection, snap: _Snapshot, clauses: list[Clause], query: SearchQuery,
+                        final: int, total: int) -> list[str]:
+        """Ranked in two tiers, as with Whoosh: every word in the title or keywords first
+        (``tsv_strong``: a short GIN lookup and one small vector to rank, exact words with
+        their diacritics weighing more), then the rest, most recently updated first."""
+        words_only = [clause for clause in clauses if not clause.is_phrase]
+        strong_text = _tsquery(words_only or clauses, folded=True)
+        q_strong = text("CAST(:q_strong AS tsquery)").bindparams(q_strong=strong_text)
+        q_exact = text("CAST(:q_exact AS tsquery)").bindparams(q_exact=_tsquery(words_only or clauses, folded=False))
+        strong = final & self._strong(connection, snap, strong_text)
+        strong_count = bitmaps.count(strong)
         stop = query.offset + query.per_page
-        strong = search_entry.c.tsv_strong.op("@@")(q_strong)
-        strong_rank = func.ts_rank(search_entry.c.tsv_strong, q_strong) + 1.5 * func.ts_rank(
-            search_entry.c.tsv_strong, q_exact)
-        first = list(connection.execute(
-            select(search_entry.c.id).where(*filters, strong)
-            .order_by(strong_rank.desc(),
-                      search_entry.c.updated.desc(), search_entry.c.id)
-            .limit(stop)).scalars())
-        if len(first) < stop:
-            first += list(connection.execute(
-                select(search_entry.c.id).where(*filters, ~strong)
-                .order_by((func.ts_rank(search_entry.c.tsv, q_folded) + exact_rank).desc(),
-                          search_entry.c.updated.desc(), search_entry.c.id)
-                .limit(stop - len(first))).scalars())
-        return first[query.offset:stop]
+        page: list[str] = []
+        if query.offset < strong_count:
+            conditions = [self._visible(query.visibility), search_entry.c.tsv_strong.op("@@")(q_strong)]
+            conditions += [search_entry.c[f"facet_{name}"].op("&&")(bindparam(f"filter_{name}", values,
+                                                                              type_=ARRAY(Text)))
+                           for name, values in query.filters.items() if name in FACETS and values]
+            if len(words_only) != len(clauses):  # phrases must still be found in the whole text
+                q_folded = text("CAST(:q_folded AS tsquery)").bindparams(q_folded=_tsquery(clauses, folded=True))
+                conditions.append(search_entry.c.tsv.op("@@")(q_folded))
+            rank = func.ts_rank(search_entry.c.tsv_strong, q_strong) + 1.5 * func.ts_rank(
+                search_entry.c.tsv_strong, q_exact)
+            page = list(connection.execute(
+                select(search_entry.c.id).where(*conditions)
+                .order_by(rank.desc(), search_entry.c.updated.desc(), search_entry.c.id)
+                .limit(min(stop, strong_count))).scalars())
+        if stop > strong_count:
+            rest = snap.table.ordered_page(final & ~strong, total - strong_count, "updated", 0, stop - strong_count)
+            page = page[:strong_count] + [snap.ids[doc] for doc in rest]
+        return page[query.offset:stop]
 
     def autocomplete(self, q: str, visibility: Visibility, limit: int = 8) -> list[str]:
         clauses = parse_query(q, drop_stop_words=False)
