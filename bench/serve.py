@@ -4,7 +4,7 @@ with the framework's ceiling: the dataset page against a minimal Flask endpoint,
 
     python -m bench.serve --datasets 10000 [--seconds 10]
 
-The catalogue is generated once into bench/out/cat-N (synthetic, see generate.py).
+The catalogue is generated once into bench/out/cat-N (synthetic, see bulk.py).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from opendata.accounts.services import system_actor
 from opendata.catalog import services
 from opendata.catalog.models import Dataset
 from opendata.extensions import db
-from bench.generate import generate
+from bench.bulk import bulk_generate
 from bench.server import Gunicorn, sample_memory_during, wrk
 
 OUT = Path(__file__).resolve().parent / "out"
@@ -79,7 +79,7 @@ def main() -> None:
 
     instance = OUT / f"cat-{args.datasets}"
     print(f"catalogue: {instance} ({args.datasets} synthetic datasets)")
-    generate(instance, args.datasets)
+    bulk_generate(instance, args.datasets)
     files = big_file_urls(instance)
     paths = instance / "dataset_paths.txt"
 
