@@ -63,6 +63,18 @@ def member_agency_ids(user: User | None) -> list[str]:
     return list(db.session.scalars(select(Membership.agency_id).where(Membership.user_id == user.id)))
 
 
+def read_scope(user: User | None) -> tuple[bool, list[str]]:
+    """What a user may read beyond published datasets: (everything, agency ids).
+
+    The one visibility rule: database lists (``queries.visible_datasets``) and the
+    search backends (``search.service.visibility_for``) both derive from it, and it
+    agrees with ``can(user, DATASET_READ, dataset)``.
+    """
+    if user is not None and getattr(user, "is_authenticated", False) and user.is_sysadmin:
+        return True, []
+    return False, member_agency_ids(user)
+
+
 def can(user: User | None, action: Action, target: Dataset | Agency | User | None = None) -> bool:
     """Whether ``user`` (None when anonymous) may take ``action`` on ``target``."""
     if user is not None and getattr(user, "is_authenticated", False) and user.is_sysadmin:
@@ -98,4 +110,5 @@ def require(user: User | None, action: Action, target: Dataset | Agency | User |
     raise Forbidden()
 
 
-__all__ = ["Action", "ROLE_ACTIONS", "Role", "can", "member_agency_ids", "membership_role", "require", "DatasetState"]
+__all__ = ["Action", "ROLE_ACTIONS", "Role", "can", "member_agency_ids", "membership_role", "read_scope", "require",
+           "DatasetState"]

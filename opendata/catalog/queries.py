@@ -23,9 +23,9 @@ HOME_ORDERS = {
 def visible_datasets(user: User | None) -> Select:
     """Datasets the user may see: published ones, plus unpublished ones of the user's agencies."""
     query = select(Dataset).where(Dataset.deleted_at.is_(None))
-    if user is not None and getattr(user, "is_authenticated", False) and user.is_sysadmin:
+    everything, agency_ids = authz.read_scope(user)
+    if everything:
         return query
-    agency_ids = authz.member_agency_ids(user)
     if agency_ids:
         return query.where((Dataset.state == DatasetState.PUBLISHED) | Dataset.agency_id.in_(agency_ids))
     return query.where(Dataset.state == DatasetState.PUBLISHED)

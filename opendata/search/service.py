@@ -60,11 +60,12 @@ class SearchPage:
 
 def visibility_for(user: User | None, *, include_private: bool = True) -> Visibility:
     """Sysadmins see everything; members see their agencies' unpublished datasets when they ask."""
-    if user is not None and getattr(user, "is_authenticated", False) and user.is_sysadmin:
+    everything, agency_ids = authz.read_scope(user)
+    if everything:
         return Visibility(everything=True)
     if not include_private:
         return Visibility()
-    return Visibility(agency_ids=frozenset(authz.member_agency_ids(user)))
+    return Visibility(agency_ids=frozenset(agency_ids))
 
 
 def _labels(facets: dict[str, list[tuple[str, int]]]) -> dict[str, dict[str, str]]:

@@ -3,7 +3,8 @@
 import pytest
 
 from opendata.authz import Action, can
-from opendata.catalog.models import DatasetState, utcnow
+from opendata.catalog.models import Dataset, DatasetState, utcnow
+from opendata.catalog.queries import visible_datasets
 from opendata.extensions import db
 from tests.factories import make_agency, make_dataset, make_user
 
@@ -77,3 +78,17 @@ def test_agency_actions(world, system):
     creators = {role for role in ROLES if can(users[role], Action.DATASET_CREATE, agency_a)}
     assert creators == {"editor_a", "admin_a", "sysadmin"}
     assert {role for role in ROLES if can(users[role], Action.AGENCY_CREATE)} == {"sysadmin"}
+
+
+def test_lists_show_exactly_what_can_read_allows(world):
+    """The visibility filter of lists and search agrees with the permission check.
+
+    Trashed datasets are the exception: lists and search leave them out even for a
+    sysadmin, who reaches them through the trash.
+    """
+    users, datasets = world
+    for role in ROLES:
+        listed = set(db.session.scalars(visible_datasets(users[role]).with_only_columns(Dataset.id)))
+        readable = {dataset.id for dataset in datasets.values()
+                    if dataset.deleted_at is None and can(users[role], Action.DATASET_READ, dataset)}
+        assert listed == readable, role
