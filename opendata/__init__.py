@@ -33,6 +33,9 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     settings = load_settings(overrides)
     app = Flask(__name__, instance_path=settings["INSTANCE"])
     app.config.update(settings)
+    # JSON in UTF-8 (Vietnamese stays readable) and in the order the code writes it.
+    app.json.ensure_ascii = False
+    app.json.sort_keys = False
     _configure_logging()
 
     db.init_app(app)

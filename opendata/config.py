@@ -81,7 +81,6 @@ def load_settings(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     values["SESSION_COOKIE_HTTPONLY"] = True
     values["SESSION_COOKIE_SAMESITE"] = "Lax"
     values["SESSION_COOKIE_SECURE"] = values["PRODUCTION"]
-    values["JSON_SORT_KEYS"] = False
     values.update(overrides)
     if values["PRODUCTION"] and values["SECRET_KEY"] == INSECURE_DEFAULT_KEY:
         raise RuntimeError("Refusing to start in production with the insecure default SECRET_KEY.")
