@@ -15,6 +15,7 @@ from markupsafe import Markup, escape
 from opendata.text import fold, nfc
 
 _WORD = re.compile(r"\w+", re.UNICODE)
+MAX_CLAUSES = 24  # longer queries are cut: every clause costs a lookup in each backend
 _CLAUSE = re.compile(r'"([^"]*)"|(\S+)')
 
 # Function words too common to help ranking. A query made only of them still
@@ -62,6 +63,7 @@ def parse_query(q: str | None, *, drop_stop_words: bool = True) -> list[Clause]:
             clauses.append(Clause(tuple(tokens), tuple(fold(token) for token in tokens)))
         else:
             clauses.extend(Clause((token,), (fold(token),)) for token in tokens)
+    clauses = clauses[:MAX_CLAUSES]
     if not drop_stop_words:
         return clauses
     meaningful = [clause for clause in clauses if clause.is_phrase or clause.exact[0] not in STOP_WORDS]

@@ -222,3 +222,12 @@ def test_members_see_their_drafts_on_the_page_with_a_token(client, system, agenc
     assert "Bản nháp nội bộ" not in client.get("/dataset").get_data(as_text=True)
     html = client.get("/dataset", headers={"Authorization": secret}).get_data(as_text=True)
     assert "Bản nháp nội bộ" in html and "Chưa công bố" in html
+
+
+def test_odd_queries_answer_without_error(client, system, agencies):
+    make_dataset(system, agencies["kh"], title="Dữ liệu số")
+    for query in ('""', "%", "a:b OR NOT c*", "dữ " * 400, "<script>", "\u0000"):
+        response = client.get("/dataset", query_string={"q": query})
+        assert response.status_code == 200, query
+    assert service.search_datasets(None, q="dữ liệu " * 100).total == 1
+    assert service.search_datasets(None, page=10**6).items == []
