@@ -10,6 +10,7 @@ queue on Whoosh's lock.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import threading
@@ -101,6 +102,21 @@ def _clause_query(clause: Clause, *, strong_only: bool = False) -> Query:
     return Or(parts)
 
 
+def _open(folder: str, attempts: int = 20):
+    """Open the index, retrying while another process's commit replaces the table of contents.
+
+    Whoosh lists the newest TOC file and then opens it; a commit in between deletes it
+    (FileNotFoundError). The next listing finds the new one.
+    """
+    for attempt in range(attempts):
+        try:
+            return whoosh_index.open_dir(folder, indexname=INDEX_NAME)
+        except FileNotFoundError:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.01 * (attempt + 1))
+
+
 @dataclass
 class _Snapshot:
     """One searcher generation: the searcher, its facet table and a cache of term bitmaps."""
@@ -190,10 +206,15 @@ class WhooshBackend:
         if self.link.exists():
             return
         self.root.mkdir(parents=True, exist_ok=True)
-        folder = self.root / f"whoosh.{time.time_ns()}"
-        folder.mkdir()
-        whoosh_index.create_in(folder, _schema(), indexname=INDEX_NAME)
-        self._swap_link(folder)
+        # Workers starting together must not each create an index and swap it in.
+        with open(self.root / ".create.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if self.link.exists():
+                return
+            folder = self.root / f"whoosh.{time.time_ns()}"
+            folder.mkdir()
+            whoosh_index.create_in(folder, _schema(), indexname=INDEX_NAME)
+            self._swap_link(folder)
 
     def _swap_link(self, folder: Path) -> None:
         temporary = self.root / f".whoosh-link.{os.getpid()}"
@@ -203,7 +224,7 @@ class WhooshBackend:
 
     def _index(self):
         self._ensure_index()
-        return whoosh_index.open_dir(str(self.link.resolve()), indexname=INDEX_NAME)
+        return _open(str(self.link.resolve()))
 
     def snapshot(self) -> _Snapshot:
         """The current searcher and its caches, rebuilt when another process changed the index."""
@@ -216,7 +237,7 @@ class WhooshBackend:
             if current is not None:
                 current.searcher.close()
             # A fresh searcher rather than Searcher.refresh(), which fails on an empty index.
-            searcher = whoosh_index.open_dir(target, indexname=INDEX_NAME).searcher()
+            searcher = _open(target).searcher()
             self._snapshot = _Snapshot.build(searcher)
             self._opened = (target, self._snapshot.size)
             return self._snapshot

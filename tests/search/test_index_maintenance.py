@@ -19,6 +19,8 @@ def _write_many(folder: str, start: int) -> None:
     index = WhooshBackend(Path(folder))
     for number in range(start, start + 15):
         index.index([_entry(number)])
+        # Reading between writes opens the index while the others commit.
+        index.search(SearchQuery(visibility=Visibility()))
 
 
 def test_several_processes_writing_at_once_lose_nothing(tmp_path):
