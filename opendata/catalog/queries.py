@@ -15,7 +15,7 @@ from opendata.catalog.models import Agency, Dataset, DatasetState, Resource, The
 from opendata.extensions import db
 
 HOME_ORDERS = {
-    "newest": (Dataset.published_at.desc(), Dataset.created_at.desc()),
+    "newest": (Dataset.published_at.desc().nulls_last(), Dataset.created_at.desc()),
     "downloads": (Dataset.download_count.desc(), Dataset.name.asc()),
 }
 

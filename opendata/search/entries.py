@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from datetime import datetime, timezone
 from typing import Any
 
@@ -42,8 +43,10 @@ def entry_for(dataset: Dataset) -> IndexEntry:
         "year": (updated[:4],),
     }
     context = [document["agency"]["title"]] + [theme["title"] for theme in document.get("themes", [])]
-    version = hashlib.sha1(
-        f"{updated}|{dataset.state}|{dataset.download_count}|{dataset.name}".encode()).hexdigest()[:16]
+    # Everything the entry is made of: a renamed theme changes the document, not updated_at.
+    version = hashlib.sha1(json.dumps(
+        [document, dataset.state, dataset.download_count, dataset.name], sort_keys=True, default=str,
+    ).encode()).hexdigest()[:16]
     return IndexEntry(
         id=dataset.id,
         name=dataset.name,

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from opendata import authz
+from opendata.authz import Action
 from opendata.accounts.models import User
 from opendata.catalog.metadata import load_vocabularies, vocabulary_label
 from opendata.catalog.models import Agency, Dataset
@@ -92,7 +93,11 @@ def search_datasets(actor: User | None, *, q: str = "", filters: dict[str, list[
     unknown facets are ignored. Never raises for user input.
     """
     per_page = per_page or current_app.config["PAGE_SIZE"]
-    filters = {name: values for name, values in (filters or {}).items() if name in FACETS and values}
+    # Facet values are stored text: a control character can match none and PostgreSQL
+    # rejects NUL outright, so such values are dropped rather than sent.
+    filters = {name: [value for value in values if value and value.isprintable()]
+               for name, values in (filters or {}).items() if name in FACETS}
+    filters = {name: values for name, values in filters.items() if values}
     sort = SORT_ALIASES.get(sort or "", sort)
     sort = sort if sort in SORTS else ("relevance" if q.strip() else "newest")
     query = SearchQuery(q=q, filters=filters, sort=sort, page=max(1, page), per_page=per_page,
@@ -101,7 +106,10 @@ def search_datasets(actor: User | None, *, q: str = "", filters: dict[str, list[
     loaded = {dataset.id: dataset for dataset in db.session.scalars(
         select(Dataset).where(Dataset.id.in_(result.ids))
         .options(selectinload(Dataset.agency), selectinload(Dataset.resources)))}
-    items = [loaded[dataset_id] for dataset_id in result.ids if dataset_id in loaded]
+    # The backend already applied the visibility rule; checking again costs little and
+    # means a backend bug can never show a dataset to someone who may not read it.
+    items = [loaded[dataset_id] for dataset_id in result.ids
+             if dataset_id in loaded and authz.can(actor, Action.DATASET_READ, loaded[dataset_id])]
     labels = _labels(result.facets)
     facets = {
         name: [FacetValue(value, labels.get(name, {}).get(value, value), count, value in filters.get(name, []))
@@ -124,4 +132,5 @@ def autocomplete(actor: User | None, q: str, limit: int = 8) -> list[Dataset]:
     """Datasets whose title starts words with what was typed, best first."""
     ids = backend().autocomplete(q, visibility_for(actor), limit)
     loaded = {dataset.id: dataset for dataset in db.session.scalars(select(Dataset).where(Dataset.id.in_(ids)))}
-    return [loaded[dataset_id] for dataset_id in ids if dataset_id in loaded]
+    return [loaded[dataset_id] for dataset_id in ids
+            if dataset_id in loaded and authz.can(actor, Action.DATASET_READ, loaded[dataset_id])]

@@ -26,9 +26,12 @@ STOP_WORDS = frozenset(nfc(word) for word in (
 ).split())
 
 
+MAX_WORD = 100  # characters: a pasted URL or base64 blob is no word, and PostgreSQL caps lexemes
+
+
 def words(text: str | None) -> list[str]:
-    """Case-folded NFC words of a text, diacritics kept."""
-    return _WORD.findall(nfc(text or "").casefold())
+    """Case-folded NFC words of a text, diacritics kept, each at most MAX_WORD long."""
+    return [word[:MAX_WORD] for word in _WORD.findall(nfc(text or "").casefold())]
 
 
 def folded_words(text: str | None) -> list[str]:

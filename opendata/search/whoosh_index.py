@@ -355,5 +355,7 @@ class WhooshBackend:
         parts = [_clause_query(clause) for clause in complete]
         parts.append(Or([Prefix("title_f", last.folded[-1], boost=2.0), Prefix("keywords_f", last.folded[-1])]))
         allowed = set(bitmaps.ids(snap.table.visible(visibility)))
+        if not allowed:  # Whoosh ignores an empty filter: it would search everything
+            return []
         results = snap.searcher.search(And(parts), limit=limit, filter=allowed)
         return [hit["id"] for hit in results]

@@ -4,6 +4,7 @@ import multiprocessing
 from pathlib import Path
 
 from opendata.search.base import IndexEntry, SearchQuery, Visibility
+from opendata.search.entries import entry_for
 from opendata.search.whoosh_index import WhooshBackend
 from tests.factories import make_agency, make_dataset
 
@@ -43,3 +44,10 @@ def test_cli_reindex_and_check(runner, system):
     assert "1 datasets indexed" in result.output
     result = runner.invoke(args=["search", "check"])
     assert result.exit_code == 0 and "missing: 0; stale: 0; extra: 0" in result.output
+
+
+def test_an_entry_changes_version_when_its_document_does(system):
+    dataset = make_dataset(system, make_agency(system), themes=["du-lich"])
+    before = entry_for(dataset).version
+    dataset.document = {**dataset.document, "themes": [{"name": "du-lich", "title": "Du lịch và lữ hành"}]}
+    assert entry_for(dataset).version != before

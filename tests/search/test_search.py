@@ -231,3 +231,19 @@ def test_odd_queries_answer_without_error(client, system, agencies):
         assert response.status_code == 200, query
     assert service.search_datasets(None, q="dữ liệu " * 100).total == 1
     assert service.search_datasets(None, page=10**6).items == []
+
+
+def test_nothing_published_means_nothing_suggested(client, system, agencies):
+    make_dataset(system, agencies["yt"], title="Bí mật quốc phòng", published=False)
+    assert service.autocomplete(None, "bi") == []
+    answer = client.get("/api/util/dataset/autocomplete?incomplete=bi").json
+    assert answer["ResultSet"]["Result"] == []
+    assert service.search_datasets(None, q="bí mật").total == 0
+
+
+def test_control_characters_and_giant_words_neither_fail_nor_block_indexing(client, system, agencies):
+    make_dataset(system, agencies["kh"], title="Dân số tỉnh", tags=["dân số"], notes="y" * 3000)
+    assert client.get("/dataset", query_string={"q": "dân", "tags": ["dân số", "\x00"]}).status_code == 200
+    assert client.get("/dataset", query_string={"q": "x" * 3000}).status_code == 200
+    assert titles(service.search_datasets(None, q="dan so")) == ["Dân số tỉnh"]
+    assert sync.check().total == 0
