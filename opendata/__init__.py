@@ -16,12 +16,12 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from opendata import models  # noqa: F401  (registers every table with the metadata and Alembic)
-from opendata.accounts.auth import register_auth
+from opendata.accounts.auth import register_auth, register_csrf
 from opendata.catalog.views import bp as catalog_bp
 from opendata.commands import register_commands
 from opendata.config import load_settings
 from opendata.errors import register_error_handlers
-from opendata.extensions import db, login_manager, migrate
+from opendata.extensions import csrf, db, login_manager, migrate
 from opendata.search.sync import register_search
 from opendata.templating import register_template_helpers
 
@@ -42,6 +42,8 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     migrate.init_app(app, db, directory=str(MIGRATIONS), render_as_batch=True)
     login_manager.init_app(app)
     register_auth(login_manager)
+    csrf.init_app(app)
+    register_csrf(app)
     register_search(app)
 
     app.register_blueprint(catalog_bp)

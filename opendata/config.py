@@ -51,6 +51,25 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("SITE_TITLE", str, "Cổng dữ liệu mở Lâm Đồng", "Name of the portal shown in pages."),
     Setting("PAGE_SIZE", int, 20, "Datasets per page in lists."),
     Setting("MAX_UPLOAD_SIZE", int, 2 * 1024**3, "Largest accepted upload, in bytes."),
+    Setting("MAIL_SERVER", str, None,
+            "SMTP server for invitations and password resets; unset, messages are written to the log."),
+    Setting("MAIL_PORT", int, 587, "SMTP port."),
+    Setting("MAIL_USERNAME", str, None, "SMTP user name, if the server needs one."),
+    Setting("MAIL_PASSWORD", str, None, "SMTP password."),
+    Setting("MAIL_STARTTLS", _bool, True, "Upgrade the SMTP connection with STARTTLS."),
+    Setting("MAIL_SENDER", str, "Cổng dữ liệu mở Lâm Đồng <no-reply@localhost>", "From address of the portal's e-mails."),
+    Setting("INVITATION_DAYS", int, 7, "Days an invitation link stays valid."),
+    Setting("LOGIN_MAX_FAILURES", int, 5,
+            "Failed logins allowed per account within LOGIN_WINDOW before it is throttled."),
+    Setting("LOGIN_MAX_FAILURES_PER_ADDRESS", int, 20,
+            "Failed logins allowed per IP address within LOGIN_WINDOW."),
+    Setting("LOGIN_WINDOW", int, 900, "Seconds over which failed logins are counted."),
+    Setting("TASK_QUEUE", str, "sqlite",
+            "Background jobs (huey): `sqlite` (a queue file in the instance folder, run by `opendata worker`), "
+            "a `redis://` URL for several machines, or `immediate` to run jobs in the request (tests)."),
+    Setting("SCAN_INLINE_MAX", int, 5 * 1024**2,
+            "Tabular files up to this many bytes are scanned for personal data during the upload; "
+            "larger ones in the background."),
     Setting("PRODUCTION", _bool, False,
             "Refuse to start with an insecure secret key and mark cookies Secure."),
 )
@@ -81,6 +100,11 @@ def load_settings(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     values["SESSION_COOKIE_HTTPONLY"] = True
     values["SESSION_COOKIE_SAMESITE"] = "Lax"
     values["SESSION_COOKIE_SECURE"] = values["PRODUCTION"]
+    values["REMEMBER_COOKIE_HTTPONLY"] = True
+    values["REMEMBER_COOKIE_SAMESITE"] = "Lax"
+    values["REMEMBER_COOKIE_SECURE"] = values["PRODUCTION"]
+    # CSRF tokens last as long as the session, so a form left open for an afternoon still posts.
+    values["WTF_CSRF_TIME_LIMIT"] = None
     values.update(overrides)
     if values["PRODUCTION"] and values["SECRET_KEY"] == INSECURE_DEFAULT_KEY:
         raise RuntimeError("Refusing to start in production with the insecure default SECRET_KEY.")

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask, jsonify, render_template, request
+from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from opendata.extensions import db
@@ -90,6 +91,11 @@ def register_error_handlers(app: Flask) -> None:
     def handle_unexpected(error: InternalServerError):
         db.session.rollback()
         return _render(500, "internal_error", "Đã có lỗi xảy ra phía máy chủ. Vui lòng thử lại sau.")
+
+    @app.errorhandler(CSRFError)
+    def handle_csrf_error(error: CSRFError):
+        return _render(400, "csrf_failed", "Biểu mẫu đã hết hạn hoặc không hợp lệ (thiếu mã CSRF). "
+                       "Vui lòng tải lại trang rồi gửi lại.")
 
     @app.errorhandler(HTTPException)
     def handle_http_error(error: HTTPException):

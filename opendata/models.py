@@ -1,10 +1,11 @@
 """Every model of the portal, imported in one place so the metadata knows all tables."""
 
-from opendata.accounts.models import ApiToken, Membership, Role, User
+from opendata.accounts.models import ApiToken, Invitation, LoginAttempt, Membership, Role, User
 from opendata.activity.models import Activity
+from opendata.activity import immutability  # noqa: F401  (installs the ORM guard)
 from opendata.catalog.models import Agency, Dataset, DatasetState, License, Resource, Tag, Theme
 
 __all__ = [
-    "Activity", "Agency", "ApiToken", "Dataset", "DatasetState", "License", "Membership",
+    "Activity", "Agency", "ApiToken", "Dataset", "DatasetState", "Invitation", "License", "LoginAttempt", "Membership",
     "Resource", "Role", "Tag", "Theme", "User",
 ]

@@ -16,6 +16,7 @@ from sqlalchemy import create_engine, text
 
 from opendata import create_app
 from opendata.accounts.services import system_actor
+from opendata.activity.immutability import drop_triggers, install_triggers
 from opendata.catalog.services import sync_vocabularies
 from opendata.extensions import db
 
@@ -73,8 +74,11 @@ def make_test_app(database_url: str, tmp_path: Path, **overrides):
         yield app
         db.session.remove()
         with db.engine.begin() as connection:
+            # The audit trail refuses deletes (activity/immutability.py); tests start empty.
+            drop_triggers(connection)
             for table in reversed(db.metadata.sorted_tables):
                 connection.execute(table.delete())
+            install_triggers(connection)
             if database_url.startswith("postgresql"):
                 connection.execute(text("DELETE FROM search_entry"))
                 connection.execute(text("UPDATE search_state SET generation = generation + 1"))

@@ -6,12 +6,12 @@ bare token, as CKAN clients send it) or ``X-CKAN-API-Key``.
 
 from __future__ import annotations
 
-from flask import Request
+from flask import Flask, Request, request
 from flask_login import LoginManager
 
 from opendata.accounts.models import User
 from opendata.accounts.services import user_for_token
-from opendata.extensions import db
+from opendata.extensions import csrf, db
 
 
 def _token_from(request: Request) -> str | None:
@@ -32,3 +32,20 @@ def register_auth(login_manager: LoginManager) -> None:
     def load_user_from_token(request: Request) -> User | None:
         token = _token_from(request)
         return user_for_token(token) if token else None
+
+
+def register_csrf(app: Flask) -> None:
+    """Check the CSRF token of every unsafe request made with the session cookie.
+
+    A request that carries an API token is exempt: a cross-site page can make a
+    browser send cookies, but not an ``Authorization`` header.
+    """
+    app.config["WTF_CSRF_CHECK_DEFAULT"] = False
+    # Flask-WTF sends a bare 400; say what went wrong in Vietnamese and keep the error page.
+    app.config.setdefault("WTF_CSRF_SSL_STRICT", True)
+
+    @app.before_request
+    def check_csrf() -> None:
+        if request.method in {"GET", "HEAD", "OPTIONS"} or _token_from(request):
+            return
+        csrf.protect()

@@ -43,6 +43,8 @@ class Agency(db.Model):
     description: Mapped[str | None] = mapped_column(Text)
     email: Mapped[str | None] = mapped_column(String(255))
     url: Mapped[str | None] = mapped_column(String(500))
+    # When set, the agency's editors publish directly instead of submitting for review.
+    editors_publish: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     datasets: Mapped[list[Dataset]] = relationship(back_populates="agency")
@@ -111,6 +113,9 @@ class Dataset(db.Model):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     published_at: Mapped[datetime | None] = mapped_column()
     deleted_at: Mapped[datetime | None] = mapped_column()
+    # An agency admin's decision to publish despite personal-data findings:
+    # {reason, by, at, resources: {resource id: sha256}}. It covers exactly those files.
+    privacy_override: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
     agency: Mapped[Agency] = relationship(back_populates="datasets")
     license: Mapped[License | None] = relationship()
@@ -141,6 +146,9 @@ class Resource(db.Model):
     size: Mapped[int | None] = mapped_column(BigInteger)
     sha256: Mapped[str | None] = mapped_column(String(64))
     schema: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # Frictionless Table Schema
+    encoding: Mapped[str | None] = mapped_column(String(40))  # text files: the codec detected on upload
+    # The personal-data scan of a tabular file (privacy/gate.py): status, sha256, report.
+    privacy_scan: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     extras: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     download_count: Mapped[int] = mapped_column(BigInteger, default=0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
