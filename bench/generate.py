@@ -18,9 +18,9 @@ from pathlib import Path
 
 from flask_migrate import upgrade
 
+from opendata.catalog import resources, services, workflow
 from opendata import create_app
 from opendata.accounts.services import system_actor
-from opendata.catalog import services
 from opendata.catalog.metadata import load_vocabularies, vocabulary_values
 from opendata.catalog.models import Agency, Dataset
 from opendata.extensions import db
@@ -71,12 +71,12 @@ def generate(instance: Path, count: int, *, agencies: int = 30, seed: int = 2026
             fmt = rng.choices([f for f, _ in FORMATS], weights=[w for _, w in FORMATS])[0]
             rows = "".join(f"{text.sentence(2)},{rng.randint(0, 10**6)}\n" for _ in range(rng.randint(3, 30)))
             content = ("Tên,Giá trị\n" + rows).encode()
-            services.add_resource(actor, dataset, {"name": f"Bảng dữ liệu ({fmt})", "format": fmt},
-                                  services.Upload(io.BytesIO(content), f"bang-du-lieu-{index}.{fmt.lower()}"))
+            resources.add_resource(actor, dataset, {"name": f"Bảng dữ liệu ({fmt})", "format": fmt},
+                                  resources.Upload(io.BytesIO(content), f"bang-du-lieu-{index}.{fmt.lower()}"))
             if rng.random() < 0.4:
-                services.add_resource(actor, dataset, {"name": "Nguồn gốc trên hệ thống của cơ quan",
+                resources.add_resource(actor, dataset, {"name": "Nguồn gốc trên hệ thống của cơ quan",
                                                        "url": f"https://example.invalid/du-lieu/{index}.csv"})
-            services.publish_dataset(actor, dataset)
+            workflow.publish(actor, dataset)
             done = index + 1 - start
             if progress and done % 500 == 0:
                 print(f"  {index + 1}/{count} datasets ({done / (time.perf_counter() - began):.0f}/s)", flush=True)

@@ -17,9 +17,9 @@ import urllib.request
 from urllib.parse import quote
 from pathlib import Path
 
+from opendata.catalog import resources, services, workflow
 from opendata import create_app
 from opendata.accounts.services import system_actor
-from opendata.catalog import services
 from opendata.catalog.models import Dataset
 from opendata.extensions import db
 from bench.bulk import bulk_generate
@@ -58,9 +58,9 @@ def big_file_urls(instance: Path) -> dict[str, tuple[str, Path]]:
                 dataset = services.create_dataset(actor, {
                     "name": name, "title": f"Tệp lớn tổng hợp {label} (dữ liệu tổng hợp)",
                     "notes": "Tệp giả lập để đo tốc độ tải về.", "agency": "co-quan-tong-hop-01", "license_id": "cc-by"})
-                services.add_resource(actor, dataset, {"name": f"Tệp {label}"},
-                                      services.Upload(PatternStream(size), f"tệp-lớn-{label}.bin"))
-                services.publish_dataset(actor, dataset)
+                resources.add_resource(actor, dataset, {"name": f"Tệp {label}"},
+                                      resources.Upload(PatternStream(size), f"tệp-lớn-{label}.bin"))
+                workflow.publish(actor, dataset)
             resource = dataset.resources[0]
             urls[label] = (f"/dataset/{dataset.name}/resource/{resource.id}/download/{quote(resource.filename)}",
                            services.file_store().path(resource.storage_key))

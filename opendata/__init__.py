@@ -15,14 +15,19 @@ from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
-from opendata import models  # noqa: F401  (registers every table with the metadata and Alembic)
+from opendata import models, tasks  # noqa: F401  (models: registers every table with the metadata and Alembic)
+from opendata.publishing.views import bp as publish_bp
+from opendata.privacy import gate  # noqa: F401  (registers its background job before the queue starts)
 from opendata.accounts.auth import register_auth, register_csrf
+from opendata.accounts.views import bp as accounts_bp
+from opendata.activity.views import bp as activity_bp
 from opendata.catalog.views import bp as catalog_bp
 from opendata.commands import register_commands
 from opendata.config import load_settings
 from opendata.errors import register_error_handlers
 from opendata.extensions import csrf, db, login_manager, migrate
 from opendata.search.sync import register_search
+from opendata.storage.requests import UploadRequest
 from opendata.templating import register_template_helpers
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
@@ -32,6 +37,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     """Build the application; ``overrides`` (tests) win over the environment."""
     settings = load_settings(overrides)
     app = Flask(__name__, instance_path=settings["INSTANCE"])
+    app.request_class = UploadRequest
     app.config.update(settings)
     # JSON in UTF-8 (Vietnamese stays readable) and in the order the code writes it.
     app.json.ensure_ascii = False
@@ -45,8 +51,12 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     csrf.init_app(app)
     register_csrf(app)
     register_search(app)
+    tasks.init_app(app)
 
     app.register_blueprint(catalog_bp)
+    app.register_blueprint(accounts_bp)
+    app.register_blueprint(publish_bp)
+    app.register_blueprint(activity_bp)
     register_commands(app)
     register_error_handlers(app)
     register_template_helpers(app)

@@ -45,6 +45,12 @@ class ValidationFailed(AppError):
     message = "Dữ liệu chưa hợp lệ, vui lòng kiểm tra các trường được đánh dấu."
 
 
+class PayloadTooLarge(AppError):
+    status = 413
+    code = "payload_too_large"
+    message = "Tệp vượt quá dung lượng tải lên cho phép."
+
+
 class Conflict(AppError):
     status = 409
     code = "conflict"

@@ -67,6 +67,7 @@ def make_test_app(database_url: str, tmp_path: Path, **overrides):
         "SQLALCHEMY_DATABASE_URI": database_url,
         "STORAGE_PATH": str(tmp_path / "files"),
         "SECRET_KEY": "test-secret",
+        "TASK_QUEUE": "immediate",
         **overrides,
     })
     with app.app_context():

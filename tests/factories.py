@@ -7,9 +7,10 @@ from typing import Any
 
 import factory
 
+from opendata.catalog import services as catalog
+from opendata.catalog import resources, workflow
 from opendata.accounts import services as accounts
 from opendata.accounts.models import User
-from opendata.catalog import services as catalog
 from opendata.catalog.models import Agency, Dataset, Resource
 
 
@@ -26,6 +27,8 @@ class DatasetPayload(factory.DictFactory):
     themes = ["hanh-chinh-cong"]
     tags = ["thử nghiệm"]
     update_frequency = "annual"
+    access_level = "open"
+    importance = "other"
 
 
 class UserPayload(factory.DictFactory):
@@ -49,11 +52,11 @@ def make_user(actor: User, agency: Agency | None = None, role: str | None = None
 def make_dataset(actor: User, agency: Agency, *, published: bool = True, **overrides: Any) -> Dataset:
     dataset = catalog.create_dataset(actor, DatasetPayload(agency=agency.name, **overrides))
     if published:
-        catalog.publish_dataset(actor, dataset)
+        workflow.publish(actor, dataset)
     return dataset
 
 
 def make_file_resource(actor: User, dataset: Dataset, content: bytes, filename: str = "du-lieu.csv",
                        **overrides: Any) -> Resource:
     payload = {"name": overrides.pop("name", filename), **overrides}
-    return catalog.add_resource(actor, dataset, payload, catalog.Upload(io.BytesIO(content), filename))
+    return resources.add_resource(actor, dataset, payload, resources.Upload(io.BytesIO(content), filename))

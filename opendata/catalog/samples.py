@@ -15,8 +15,8 @@ from typing import Any
 import yaml
 from sqlalchemy import select
 
+from opendata.catalog import resources, services, workflow
 from opendata.accounts.models import User
-from opendata.catalog import services
 from opendata.catalog.models import Agency, Dataset
 from opendata.errors import ValidationFailed
 from opendata.extensions import db
@@ -61,20 +61,20 @@ def load_samples(actor: User, root: Path = DEFAULT_PATH) -> LoadReport:
 
 
 def _load_dataset(actor: User, folder: Path, meta: dict[str, Any]) -> None:
-    resources = meta.pop("resources", [])
+    entries = meta.pop("resources", [])
     payload = {key: (value.isoformat() if hasattr(value, "isoformat") else value) for key, value in meta.items()}
     try:
         dataset = services.create_dataset(actor, payload)
     except ValidationFailed as error:
         error.message = f"{folder.name}: {error.message}"
         raise
-    for entry in resources:
+    for entry in entries:
         data = {key: entry[key] for key in RESOURCE_KEYS if key in entry}
         if "file" in entry:
             path = folder / entry["file"]
             with path.open("rb") as stream:
-                services.add_resource(actor, dataset, data, services.Upload(stream, path.name))
+                resources.add_resource(actor, dataset, data, resources.Upload(stream, path.name))
         else:
-            services.add_resource(actor, dataset, data)
-    services.publish_dataset(actor, dataset)
+            resources.add_resource(actor, dataset, data)
+    workflow.publish(actor, dataset)
     log.info("sample dataset %s loaded", dataset.name)

@@ -8,15 +8,12 @@ commits. The HTML views, the APIs, the CLI and the sample loader all call these.
 from __future__ import annotations
 
 import logging
-import mimetypes
 from collections.abc import Mapping
-from dataclasses import dataclass
-from pathlib import PurePosixPath
-from typing import Any, BinaryIO
+from typing import Any
 
 from flask import current_app
 from marshmallow import ValidationError
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from opendata import authz
 from opendata.accounts.models import User
@@ -25,30 +22,22 @@ from opendata.authz import Action
 from opendata.catalog.document import refresh_document
 from opendata.catalog.metadata import load_metadata_schema, load_vocabularies
 from opendata.catalog.models import (
-    Agency, Dataset, DatasetState, License, Resource, Tag, Theme, dataset_theme, utcnow,
+    Agency, Dataset, DatasetState, License, Tag, Theme, dataset_theme, utcnow,
 )
-from opendata.catalog.schemas import AgencySchema, DatasetSchema, ResourceSchema
-from opendata.errors import Conflict, NotFound, ValidationFailed
+from opendata.catalog.schemas import AgencySchema, DatasetSchema
+from opendata.errors import NotFound, ValidationFailed
 from opendata.extensions import db
-from opendata.storage.files import FileStore, FileTooLarge, safe_filename
+from opendata.storage.files import FileStore
 from opendata.text import slugify
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Upload:
-    """A file being uploaded: a readable binary stream and the name the client gave it."""
-
-    stream: BinaryIO
-    filename: str
 
 
 def file_store() -> FileStore:
     return FileStore(current_app.config["STORAGE_PATH"])
 
 
-def _load(schema, payload: Mapping[str, Any], *, partial: bool = False) -> dict[str, Any]:
+def load_payload(schema, payload: Mapping[str, Any], *, partial: bool = False) -> dict[str, Any]:
     try:
         return schema.load(dict(payload), partial=partial)
     except ValidationError as error:
@@ -92,7 +81,7 @@ def sync_vocabularies() -> None:
 def create_agency(actor: User, payload: Mapping[str, Any]) -> Agency:
     """Create an agency. Sysadmins only. Raises Forbidden, ValidationFailed."""
     authz.require(actor, Action.AGENCY_CREATE)
-    data = _load(AgencySchema(), payload)
+    data = load_payload(AgencySchema(), payload)
     if db.session.scalar(select(Agency.id).where(Agency.name == data["name"])):
         raise ValidationFailed(fields={"name": ["Đường dẫn này đã được một cơ quan khác sử dụng."]})
     agency = Agency(**data)
@@ -198,7 +187,7 @@ def create_dataset(actor: User, payload: Mapping[str, Any]) -> Dataset:
 
     Raises ValidationFailed (with per-field messages), Forbidden.
     """
-    data = _load(DatasetSchema(), payload)
+    data = load_payload(DatasetSchema(), payload)
     agency = _agency_for(data)
     authz.require(actor, Action.DATASET_CREATE, agency)
     if data.get("name"):
@@ -221,7 +210,7 @@ def create_dataset(actor: User, payload: Mapping[str, Any]) -> Dataset:
 def update_dataset(actor: User, dataset: Dataset, payload: Mapping[str, Any], *, partial: bool = False) -> Dataset:
     """Edit a dataset's metadata (``partial`` for PATCH). Raises Forbidden, NotFound, ValidationFailed."""
     authz.require(actor, Action.DATASET_UPDATE, dataset)
-    data = _load(DatasetSchema(), payload, partial=partial)
+    data = load_payload(DatasetSchema(), payload, partial=partial)
     before = dump_dataset(dataset)
     if "agency" in data and data["agency"] != dataset.agency.name:
         agency = _agency_for(data)
@@ -243,21 +232,9 @@ def update_dataset(actor: User, dataset: Dataset, payload: Mapping[str, Any], *,
     return dataset
 
 
-def publish_dataset(actor: User, dataset: Dataset) -> Dataset:
-    """Make a dataset public. Agency admins and sysadmins. Raises Forbidden, NotFound, Conflict."""
-    authz.require(actor, Action.DATASET_PUBLISH, dataset)
-    if dataset.deleted_at is not None:
-        raise Conflict("Bộ dữ liệu đã bị xóa.")
-    if dataset.state == DatasetState.PUBLISHED:
-        return dataset
-    before_state = dataset.state
-    dataset.state = DatasetState.PUBLISHED
-    dataset.published_at = dataset.published_at or utcnow()
-    refresh_document(dataset)
-    record(actor, "dataset:publish", dataset, agency_id=dataset.agency_id,
-           before={"state": before_state}, after={"state": dataset.state})
-    db.session.commit()
-    return dataset
+def require_editable(actor: User, dataset: Dataset, *, upload: bool = False) -> None:
+    """Raise unless the actor may edit the dataset's metadata (or, with ``upload``, its files)."""
+    authz.require(actor, Action.RESOURCE_UPLOAD if upload else Action.DATASET_UPDATE, dataset)
 
 
 def get_dataset(actor: User | None, name_or_id: str) -> Dataset:
@@ -270,79 +247,3 @@ def get_dataset(actor: User | None, name_or_id: str) -> Dataset:
     if dataset is None or not authz.can(actor, Action.DATASET_READ, dataset):
         raise NotFound("Không tìm thấy bộ dữ liệu này.")
     return dataset
-
-
-# --- resources ---------------------------------------------------------------------------
-
-def _format_for(filename: str | None, url: str | None) -> str | None:
-    name = filename or (PurePosixPath(url.split("?", 1)[0]).name if url else "")
-    suffix = PurePosixPath(name).suffix.lower().lstrip(".")
-    known = {fmt.lower(): fmt for fmt in load_vocabularies()["formats"]}
-    return known.get(suffix) or (suffix.upper() or None)
-
-
-def _media_type_for(filename: str | None, fmt: str | None) -> str | None:
-    overrides = {"GeoJSON": "application/geo+json", "CSV": "text/csv", "JSON": "application/json"}
-    if fmt in overrides:
-        return overrides[fmt]
-    return mimetypes.guess_type(filename or "")[0] if filename else None
-
-
-def add_resource(actor: User, dataset: Dataset, payload: Mapping[str, Any], upload: Upload | None = None) -> Resource:
-    """Add a resource: an uploaded file or a link (``url``).
-
-    The file is stored (streamed, checksummed) before the row is written, and
-    removed again if the row cannot be committed: a failure leaves nothing behind.
-    Raises Forbidden, NotFound, ValidationFailed.
-    """
-    authz.require(actor, Action.RESOURCE_UPLOAD, dataset)
-    data = _load(ResourceSchema(), payload)
-    if (upload is None) == (not data.get("url")):
-        raise ValidationFailed(fields={"url": ["Cần tải lên một tệp hoặc nhập một đường dẫn (chỉ một trong hai)."]})
-    stored = None
-    if upload is not None:
-        try:
-            stored = file_store().save(upload.stream, max_size=current_app.config["MAX_UPLOAD_SIZE"])
-        except FileTooLarge as error:
-            raise ValidationFailed("Tệp vượt quá dung lượng cho phép.",
-                                   fields={"file": ["Tệp vượt quá dung lượng cho phép."]}) from error
-    resource = Resource(position=len(dataset.resources), extras={}, **data)
-    if stored is not None:
-        resource.filename = safe_filename(upload.filename)
-        resource.storage_key, resource.size, resource.sha256 = stored.key, stored.size, stored.sha256
-    resource.format = resource.format or _format_for(resource.filename, resource.url)
-    resource.media_type = _media_type_for(resource.filename, resource.format)
-    dataset.updated_at = utcnow()
-    try:
-        dataset.resources.append(resource)
-        db.session.flush()
-        refresh_document(dataset)
-        record(actor, "resource:create", resource, agency_id=dataset.agency_id,
-               after=ResourceSchema().dump(resource))
-        db.session.commit()
-    except BaseException:
-        db.session.rollback()
-        if stored is not None:
-            file_store().delete(stored.key)
-        raise
-    return resource
-
-
-def get_resource(dataset: Dataset, resource_id: str) -> Resource:
-    """A resource of a dataset the caller could already see. Raises NotFound."""
-    resource = db.session.get(Resource, resource_id)
-    if resource is None or resource.dataset_id != dataset.id:
-        raise NotFound("Không tìm thấy tài nguyên này.")
-    return resource
-
-
-def count_download(resource: Resource) -> None:
-    """Add one download to the resource and its dataset, in one short transaction.
-
-    An UPDATE ... SET n = n + 1 needs no read, so concurrent workers never lose counts.
-    """
-    db.session.execute(update(Resource).where(Resource.id == resource.id)
-                       .values(download_count=Resource.download_count + 1))
-    db.session.execute(update(Dataset).where(Dataset.id == resource.dataset_id)
-                       .values(download_count=Dataset.download_count + 1))
-    db.session.commit()

@@ -9,7 +9,7 @@ from flask import Blueprint, abort, jsonify, redirect, render_template, request,
 from flask_login import current_user
 
 from opendata.accounts.models import User
-from opendata.catalog import queries, services
+from opendata.catalog import queries, resources, services
 from opendata.catalog.jsonld import dataset_jsonld
 from opendata.search import service as search
 from opendata.search.base import FACETS
@@ -95,26 +95,27 @@ def dataset_detail(name: str):
 @bp.get("/dataset/<name>/resource/<resource_id>")
 def resource_detail(name: str, resource_id: str):
     dataset = services.get_dataset(_actor(), name)
-    resource = services.get_resource(dataset, resource_id)
+    resource = resources.get_resource(dataset, resource_id)
     return render_template("catalog/resource_detail.html", dataset=dataset, resource=resource)
 
 
 @bp.get("/dataset/<name>/resource/<resource_id>/download/<path:filename>")
 def resource_download(name: str, resource_id: str, filename: str):
     dataset = services.get_dataset(_actor(), name)
-    resource = services.get_resource(dataset, resource_id)
+    resource = resources.get_resource(dataset, resource_id)
+    resources.require_download(_actor(), resource)
     if not resource.is_upload:
         if resource.url:
-            services.count_download(resource)
+            resources.count_download(resource)
             return redirect(resource.url, 302)
         abort(404)
     response = send_stored_file(
-        services.file_store().path(resource.storage_key), download_name=resource.filename or filename,
+        resources.resource_path(resource), download_name=resource.filename or filename,
         media_type=resource.media_type, sha256=resource.sha256, modified=resource.updated_at,
         public=dataset.is_published,
     )
     if request.method == "GET" and is_first_byte_served(response):
-        services.count_download(resource)
+        resources.count_download(resource)
     return response
 
 

@@ -50,6 +50,96 @@ def safe_filename(name: str, default: str = "tep-du-lieu") -> str:
     return base[:150]
 
 
+class Receiving:
+    """A file being received, written to an anonymous temporary file in the store.
+
+    On Linux the file is opened with ``O_TMPFILE``: it has no name until ``FileStore``
+    links it into place, so a worker killed mid-upload leaves nothing on disk. The
+    SHA-256 and size are computed as the bytes arrive, and the size limit is enforced
+    as they do. Werkzeug writes multipart file parts straight into one of these
+    (``storage.requests``), so an upload is copied once, not spooled and copied again.
+    """
+
+    def __init__(self, root: str | Path, *, max_size: int | None = None):
+        tmp_dir = Path(root) / "tmp"
+        tmp_dir.mkdir(parents=True, exist_ok=True)
+        self.max_size = max_size
+        self.size = 0
+        self._digest = hashlib.sha256()
+        self._named: Path | None = None
+        try:
+            fd = os.open(tmp_dir, os.O_TMPFILE | os.O_RDWR, 0o640)
+        except (AttributeError, OSError):  # no O_TMPFILE (not Linux, or the file system lacks it)
+            fd, name = tempfile.mkstemp(dir=tmp_dir, prefix="upload-")
+            self._named = Path(name)
+        self._file = os.fdopen(fd, "w+b")
+
+    @property
+    def sha256(self) -> str:
+        return self._digest.hexdigest()
+
+    def write(self, data: bytes) -> int:
+        self.size += len(data)
+        if self.max_size is not None and self.size > self.max_size:
+            raise FileTooLarge(self.size)
+        self._digest.update(data)
+        return self._file.write(data)
+
+    def read(self, size: int = -1) -> bytes:
+        return self._file.read(size)
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        return self._file.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self._file.tell()
+
+    def readable(self) -> bool:
+        return True
+
+    def writable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    @property
+    def closed(self) -> bool:
+        return self._file.closed
+
+    def link_to(self, final: Path) -> None:
+        """Give the complete file its final name (durably), then let go of the temporary one."""
+        self._file.flush()
+        os.fsync(self._file.fileno())
+        final.parent.mkdir(parents=True, exist_ok=True)
+        if self._named is not None:
+            os.replace(self._named, final)
+            self._named = None
+        else:
+            # linkat(2) with AT_SYMLINK_FOLLOW names the anonymous file; Python only
+            # uses linkat (rather than link, which would not follow) when a dir fd is given.
+            folder = os.open(final.parent, os.O_RDONLY | os.O_DIRECTORY)
+            try:
+                os.link(f"/proc/self/fd/{self._file.fileno()}", final.name, src_dir_fd=folder,
+                        dst_dir_fd=folder, follow_symlinks=True)
+            finally:
+                os.close(folder)
+        self._file.close()
+
+    def close(self) -> None:
+        if not self._file.closed:
+            self._file.close()
+        if self._named is not None:
+            self._named.unlink(missing_ok=True)
+            self._named = None
+
+    def __enter__(self) -> Receiving:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+
 class FileStore:
     """Files under one root folder, addressed by opaque keys like ``ab/cd/<uuid>``."""
 
@@ -62,32 +152,35 @@ class FileStore:
             raise ValueError(f"storage key escapes the store: {key!r}")
         return path
 
-    def save(self, stream: BinaryIO, *, max_size: int | None = None) -> StoredFile:
-        """Copy ``stream`` into the store chunk by chunk; never holds the file in memory."""
-        tmp_dir = self.root / "tmp"
-        tmp_dir.mkdir(parents=True, exist_ok=True)
-        digest = hashlib.sha256()
-        size = 0
-        fd, tmp_name = tempfile.mkstemp(dir=tmp_dir, prefix="upload-")
-        try:
-            with os.fdopen(fd, "wb") as out:
+    def receiving(self, *, max_size: int | None = None) -> Receiving:
+        return Receiving(self.root, max_size=max_size)
+
+    def save(self, stream: BinaryIO | Receiving, *, max_size: int | None = None) -> StoredFile:
+        """Store ``stream`` chunk by chunk (never whole in memory) and return its key.
+
+        A ``Receiving`` file that already holds the bytes (a multipart upload) is
+        linked into place without another copy.
+        """
+        if isinstance(stream, Receiving):
+            received = stream
+            if max_size is not None and received.size > max_size:
+                received.close()
+                raise FileTooLarge(received.size)
+        else:
+            received = self.receiving(max_size=max_size)
+            try:
                 while chunk := stream.read(CHUNK):
-                    size += len(chunk)
-                    if max_size is not None and size > max_size:
-                        raise FileTooLarge(size)
-                    digest.update(chunk)
-                    out.write(chunk)
-                out.flush()
-                os.fsync(out.fileno())
-            key_id = uuid.uuid4().hex
-            key = f"{key_id[:2]}/{key_id[2:4]}/{key_id}"
-            final = self.root / key
-            final.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(tmp_name, final)
-        except BaseException:
-            Path(tmp_name).unlink(missing_ok=True)
-            raise
-        return StoredFile(key=key, size=size, sha256=digest.hexdigest())
+                    received.write(chunk)
+            except BaseException:
+                received.close()
+                raise
+        key_id = uuid.uuid4().hex
+        key = f"{key_id[:2]}/{key_id[2:4]}/{key_id}"
+        try:
+            received.link_to(self.root / key)
+        finally:
+            received.close()
+        return StoredFile(key=key, size=received.size, sha256=received.sha256)
 
     def delete(self, key: str) -> None:
         self.path(key).unlink(missing_ok=True)

@@ -1,4 +1,8 @@
-"""Role × action × dataset state, against one table of expected outcomes."""
+"""``authz.can`` alone: role × action × dataset state, against one table of expected outcomes.
+
+Whether a state allows a step is the workflow's business (409), tested with the
+HTML views in ``test_workflow_table.py``; this table is only about who may.
+"""
 
 import pytest
 
@@ -11,20 +15,25 @@ from tests.factories import make_agency, make_dataset, make_user
 ROLES = ["anonymous", "user", "member_a", "editor_a", "admin_a", "editor_b", "sysadmin"]
 STATES = ["draft", "pending", "published", "withdrawn", "deleted"]
 DATASET_ACTIONS = [Action.DATASET_READ, Action.DATASET_UPDATE, Action.RESOURCE_UPLOAD, Action.DATASET_SUBMIT,
-                   Action.DATASET_PUBLISH, Action.DATASET_DELETE, Action.DATASET_PURGE]
+                   Action.DATASET_APPROVE, Action.DATASET_PUBLISH, Action.DATASET_WITHDRAW, Action.DATASET_DELETE,
+                   Action.DATASET_RESTORE, Action.PRIVACY_OVERRIDE, Action.DATASET_PURGE]
 
 # Who may act on a dataset of agency A, by state. "*" = every state.
 ALLOWED: dict[Action, dict[str, set[str]]] = {
     Action.DATASET_READ: {
         "published": {"anonymous", "user", "member_a", "editor_a", "admin_a", "editor_b", "sysadmin"},
         "*": {"member_a", "editor_a", "admin_a", "sysadmin"},
-        "deleted": {"sysadmin"},
+        "deleted": {"admin_a", "sysadmin"},  # admins see their agency's trash
     },
     Action.DATASET_UPDATE: {"*": {"editor_a", "admin_a", "sysadmin"}, "deleted": {"sysadmin"}},
     Action.RESOURCE_UPLOAD: {"*": {"editor_a", "admin_a", "sysadmin"}, "deleted": {"sysadmin"}},
     Action.DATASET_SUBMIT: {"*": {"editor_a", "admin_a", "sysadmin"}, "deleted": {"sysadmin"}},
+    Action.DATASET_APPROVE: {"*": {"admin_a", "sysadmin"}, "deleted": {"sysadmin"}},
     Action.DATASET_PUBLISH: {"*": {"admin_a", "sysadmin"}, "deleted": {"sysadmin"}},
-    Action.DATASET_DELETE: {"*": {"admin_a", "sysadmin"}},
+    Action.DATASET_WITHDRAW: {"*": {"admin_a", "sysadmin"}, "deleted": {"sysadmin"}},
+    Action.DATASET_DELETE: {"*": {"admin_a", "sysadmin"}, "deleted": {"sysadmin"}},
+    Action.DATASET_RESTORE: {"*": {"admin_a", "sysadmin"}},
+    Action.PRIVACY_OVERRIDE: {"*": {"admin_a", "sysadmin"}, "deleted": {"sysadmin"}},
     Action.DATASET_PURGE: {"*": {"sysadmin"}},
 }
 

@@ -1,7 +1,7 @@
 import pytest
 
+from opendata.catalog import services, workflow
 from opendata.activity.models import Activity
-from opendata.catalog import services
 from opendata.catalog.models import DatasetState
 from opendata.errors import Forbidden, NotFound, ValidationFailed
 from opendata.extensions import db
@@ -107,7 +107,7 @@ def test_publish_needs_an_agency_admin(system, agency):
     editor = make_user(system, agency, "editor")
     admin = make_user(system, agency, "admin")
     with pytest.raises(Forbidden):
-        services.publish_dataset(editor, draft)
-    services.publish_dataset(admin, draft)
+        workflow.publish(editor, draft)
+    workflow.publish(admin, draft)
     assert draft.state == DatasetState.PUBLISHED and draft.published_at is not None
     assert services.get_dataset(None, draft.name) is draft

@@ -4,7 +4,7 @@ import io
 
 import pytest
 
-from opendata.catalog import services
+from opendata.catalog import resources, services, workflow
 from opendata.catalog.document import build_document
 from opendata.catalog.metadata import load_vocabularies
 from opendata.catalog.models import Theme
@@ -28,11 +28,11 @@ def test_document_follows_every_service_change(system, dataset):
     assert dataset.document["license"]["id"] == "odc-odbl"
     assert dataset.document["themes"] == [{"name": "y-te", "title": "Y tế"}]
     assert dataset.document == _fresh(dataset)
-    services.add_resource(system, dataset, {"name": "Bảng", "description": "**Mô tả**"},
-                          services.Upload(io.BytesIO(b"a,b\n"), "bang.csv"))
+    resources.add_resource(system, dataset, {"name": "Bảng", "description": "**Mô tả**"},
+                          resources.Upload(io.BytesIO(b"a,b\n"), "bang.csv"))
     assert dataset.document["resources"][0]["description_html"] == "<p><strong>Mô tả</strong></p>\n"
     assert dataset.document == _fresh(dataset)
-    services.publish_dataset(system, dataset)
+    workflow.publish(system, dataset)
     assert dataset.document["is_published"] is True
     assert dataset.document == _fresh(dataset)
 

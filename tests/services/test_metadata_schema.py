@@ -3,7 +3,7 @@
 import pytest
 import yaml
 
-from opendata.catalog import services
+from opendata.catalog import services, workflow
 from opendata.catalog.metadata import DEFAULT_SCHEMA, load_metadata_schema
 from opendata.errors import ValidationFailed
 from tests.factories import DatasetPayload, make_agency
@@ -42,7 +42,7 @@ def test_a_field_added_to_the_yaml_validates_saves_and_shows(extended_schema, cl
         services.create_dataset(system, DatasetPayload(agency=agency.name, budget_million_vnd="nhiều"))
     assert caught.value.fields == {"budget_million_vnd": ["Phải là số nguyên."]}
     dataset = services.create_dataset(system, DatasetPayload(agency=agency.name, budget_million_vnd=1886105))
-    services.publish_dataset(system, dataset)
+    workflow.publish(system, dataset)
     assert dataset.extras["budget_million_vnd"] == 1886105
     html = client.get(f"/dataset/{dataset.name}").get_data(as_text=True)
     assert "Kinh phí (triệu đồng)" in html and "1.886.105" in html

@@ -3,9 +3,9 @@ import io
 
 import pytest
 
-from opendata.catalog import services
+from opendata.catalog import resources, services
 from opendata.catalog.models import Resource
-from opendata.errors import ValidationFailed
+from opendata.errors import PayloadTooLarge, ValidationFailed
 from opendata.extensions import db
 from tests.factories import make_agency, make_dataset, make_file_resource
 
@@ -31,18 +31,18 @@ def test_upload_is_checksummed_and_stored(app, system, dataset):
 
 
 def test_link_resource_needs_a_url_or_a_file_not_both(system, dataset):
-    link = services.add_resource(system, dataset, {"name": "Cổng dịch vụ công", "url": "https://dichvucong.gov.vn/a.json"})
+    link = resources.add_resource(system, dataset, {"name": "Cổng dịch vụ công", "url": "https://dichvucong.gov.vn/a.json"})
     assert link.format == "JSON" and link.storage_key is None
     with pytest.raises(ValidationFailed):
-        services.add_resource(system, dataset, {"name": "Không có gì"})
+        resources.add_resource(system, dataset, {"name": "Không có gì"})
     with pytest.raises(ValidationFailed):
-        services.add_resource(system, dataset, {"name": "Cả hai", "url": "https://example.org/x.csv"},
-                              services.Upload(io.BytesIO(b"a"), "x.csv"))
+        resources.add_resource(system, dataset, {"name": "Cả hai", "url": "https://example.org/x.csv"},
+                              resources.Upload(io.BytesIO(b"a"), "x.csv"))
 
 
 def test_too_large_upload_leaves_no_file(app, system, dataset):
     app.config["MAX_UPLOAD_SIZE"] = 10
-    with pytest.raises(ValidationFailed):
+    with pytest.raises(PayloadTooLarge):
         make_file_resource(system, dataset, b"x" * 100)
     db.session.rollback()
     assert _stored_files(app) == []
@@ -69,8 +69,8 @@ def test_data_dictionary_is_validated(system, dataset):
 
 def test_download_count_is_incremented_in_the_database(system, dataset):
     resource = make_file_resource(system, dataset, b"a\n")
-    services.count_download(resource)
-    services.count_download(resource)
+    resources.count_download(resource)
+    resources.count_download(resource)
     db.session.refresh(resource)
     db.session.refresh(dataset)
     assert resource.download_count == 2 and dataset.download_count == 2

@@ -1,0 +1,254 @@
+"""Resource services: upload, link, replace, describe, reorder and delete the files of a dataset.
+
+Files are stored before the row that points at them is committed, and removed again
+if it cannot be: a failed request leaves neither a row nor a file. The format is
+sniffed from the content (``storage.sniff``), archives are checked against zip
+bombs, text files have their encoding detected (the original bytes are kept),
+and tabular files go through the personal-data scan (``privacy.gate``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any, BinaryIO
+
+from flask import current_app
+from sqlalchemy import update
+
+from opendata import authz
+from opendata.accounts.models import User
+from opendata.activity.recorder import record
+from opendata.authz import Action
+from opendata.catalog.document import refresh_document
+from opendata.catalog.metadata import load_vocabularies
+from opendata.catalog.models import Dataset, Resource, utcnow
+from opendata.catalog.schemas import ResourceSchema
+from opendata.catalog.services import file_store, load_payload
+from opendata.errors import Forbidden, NotFound, PayloadTooLarge, ValidationFailed
+from opendata.extensions import db
+from opendata.privacy import gate
+from opendata.storage.encoding import detect
+from opendata.storage.files import FileTooLarge, Receiving, StoredFile, safe_filename
+from opendata.storage.sniff import UnsafeArchive, check_archive, sniff
+
+log = logging.getLogger(__name__)
+TEXT_FORMATS = frozenset({"CSV", "TSV", "TXT", "JSON", "GeoJSON"})
+ENCODING_SAMPLE = 256 * 1024
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A file being uploaded: a readable binary stream (or a ``Receiving`` file) and the client's name for it."""
+
+    stream: BinaryIO | Receiving
+    filename: str
+
+
+@dataclass(frozen=True)
+class ReceivedFile:
+    """An upload in the store, with what its content says it is."""
+
+    stored: StoredFile
+    filename: str
+    format: str | None
+    media_type: str
+    encoding: str | None
+    encoding_label: str | None
+
+
+def _format_from_name(filename: str | None, url: str | None) -> str | None:
+    name = filename or (PurePosixPath(url.split("?", 1)[0]).name if url else "")
+    suffix = PurePosixPath(name).suffix.lower().lstrip(".")
+    known = {fmt.lower(): fmt for fmt in load_vocabularies()["formats"]}
+    return known.get(suffix) or (suffix.upper() or None)
+
+
+def _receive(upload: Upload) -> ReceivedFile:
+    """Store an upload and examine its content; the caller commits a row or deletes the file."""
+    store = file_store()
+    try:
+        stored = store.save(upload.stream, max_size=current_app.config["MAX_UPLOAD_SIZE"])
+    except FileTooLarge as error:
+        raise PayloadTooLarge() from error
+    path = store.path(stored.key)
+    filename = safe_filename(upload.filename)
+    try:
+        if stored.size == 0:
+            raise ValidationFailed(fields={"file": ["Tệp rỗng (0 byte)."]})
+        check_archive(path)
+        found = sniff(path, filename)
+        encoding = label = None
+        if found.format in TEXT_FORMATS:
+            with path.open("rb") as handle:
+                detected = detect(handle.read(ENCODING_SAMPLE))
+            encoding, label = detected.codec, detected.label
+    except UnsafeArchive as error:
+        store.delete(stored.key)
+        raise ValidationFailed(fields={"file": [error.message]}) from error
+    except BaseException:
+        store.delete(stored.key)
+        raise
+    fmt = found.format or _format_from_name(filename, None)
+    return ReceivedFile(stored, filename, fmt, found.media_type, encoding, label)
+
+
+def _apply_file(resource: Resource, received: ReceivedFile) -> None:
+    resource.filename = received.filename
+    resource.storage_key = received.stored.key
+    resource.size, resource.sha256 = received.stored.size, received.stored.sha256
+    resource.format, resource.media_type = received.format, received.media_type
+    resource.encoding = received.encoding
+    resource.url = None
+    resource.privacy_scan = None
+    resource.extras = {**(resource.extras or {}), "encoding_label": received.encoding_label}
+
+
+def _commit_or_discard(received: ReceivedFile | None) -> None:
+    """Commit the session; if that fails, the new file goes too, so nothing is half-saved."""
+    try:
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        if received is not None:
+            file_store().delete(received.stored.key)
+        raise
+
+
+def _touch(dataset: Dataset) -> None:
+    dataset.updated_at = utcnow()
+    db.session.flush()
+    refresh_document(dataset)
+
+
+def add_resource(actor: User, dataset: Dataset, payload: Mapping[str, Any], upload: Upload | None = None) -> Resource:
+    """Add a resource: an uploaded file or a link (``url``).
+
+    Raises Forbidden, NotFound, ValidationFailed, PayloadTooLarge.
+    """
+    authz.require(actor, Action.RESOURCE_UPLOAD, dataset)
+    if upload is not None and not payload.get("name"):
+        payload = {**payload, "name": safe_filename(upload.filename)}  # named after its file by default
+    data = load_payload(ResourceSchema(), payload)
+    if (upload is None) == (not data.get("url")):
+        raise ValidationFailed(fields={"url": ["Cần tải lên một tệp hoặc nhập một đường dẫn (chỉ một trong hai)."]})
+    received = _receive(upload) if upload is not None else None
+    try:
+        resource = Resource(position=len(dataset.resources), extras={}, **data)
+        if received is not None:
+            _apply_file(resource, received)
+        else:
+            resource.format = resource.format or _format_from_name(None, resource.url)
+        dataset.resources.append(resource)
+        _touch(dataset)
+        record(actor, "resource:create", resource, agency_id=dataset.agency_id,
+               after={**ResourceSchema().dump(resource), "dataset": dataset.name, "dataset_id": dataset.id})
+    except BaseException:
+        db.session.rollback()
+        if received is not None:
+            file_store().delete(received.stored.key)
+        raise
+    _commit_or_discard(received)
+    gate.start_scan(resource)
+    return resource
+
+
+def replace_file(actor: User, dataset: Dataset, resource: Resource, upload: Upload) -> Resource:
+    """Put a new file in place of a resource's file; the old one is removed once the row points away."""
+    authz.require(actor, Action.RESOURCE_UPLOAD, dataset)
+    before = ResourceSchema().dump(resource)
+    old_key = resource.storage_key
+    received = _receive(upload)
+    _apply_file(resource, received)
+    resource.updated_at = utcnow()
+    _touch(dataset)
+    record(actor, "resource:replace", resource, agency_id=dataset.agency_id,
+           before=before, after={**ResourceSchema().dump(resource), "dataset": dataset.name, "dataset_id": dataset.id})
+    _commit_or_discard(received)
+    if old_key and old_key != resource.storage_key:
+        file_store().delete(old_key)
+    gate.start_scan(resource)
+    return resource
+
+
+def update_resource(actor: User, dataset: Dataset, resource: Resource, payload: Mapping[str, Any]) -> Resource:
+    """Edit a resource's description, name, link or data dictionary (fields given only)."""
+    authz.require(actor, Action.RESOURCE_UPLOAD, dataset)
+    data = load_payload(ResourceSchema(), payload, partial=True)
+    if data.get("url") and resource.is_upload:
+        raise ValidationFailed(fields={"url": ["Tài nguyên này là tệp tải lên; hãy thay tệp thay vì nhập đường dẫn."]})
+    before = ResourceSchema().dump(resource)
+    for key, value in data.items():
+        setattr(resource, key, value)
+    if "url" in data and not resource.is_upload:
+        resource.format = data.get("format") or _format_from_name(None, resource.url)
+    resource.updated_at = utcnow()
+    _touch(dataset)
+    record(actor, "resource:update", resource, agency_id=dataset.agency_id,
+           before=before, after={**ResourceSchema().dump(resource), "dataset": dataset.name, "dataset_id": dataset.id})
+    db.session.commit()
+    return resource
+
+
+def delete_resource(actor: User, dataset: Dataset, resource: Resource) -> None:
+    """Remove a resource; its file is deleted after the row is gone."""
+    authz.require(actor, Action.RESOURCE_UPLOAD, dataset)
+    key = resource.storage_key
+    record(actor, "resource:delete", resource, agency_id=dataset.agency_id,
+           before={**ResourceSchema().dump(resource), "dataset": dataset.name, "dataset_id": dataset.id})
+    dataset.resources.remove(resource)
+    for position, other in enumerate(dataset.resources):
+        other.position = position
+    _touch(dataset)
+    db.session.commit()
+    if key:
+        file_store().delete(key)
+
+
+def reorder_resources(actor: User, dataset: Dataset, order: list[str]) -> None:
+    """Put the resources in the order of ``order`` (every resource id, once)."""
+    authz.require(actor, Action.RESOURCE_UPLOAD, dataset)
+    current = {resource.id: resource for resource in dataset.resources}
+    if sorted(order) != sorted(current):
+        raise ValidationFailed(fields={"order": ["Danh sách sắp xếp phải gồm đúng các tài nguyên của bộ dữ liệu."]})
+    before = [resource.id for resource in dataset.resources]
+    for position, resource_id in enumerate(order):
+        current[resource_id].position = position
+    dataset.resources.sort(key=lambda resource: resource.position)
+    _touch(dataset)
+    record(actor, "dataset:reorder", dataset, agency_id=dataset.agency_id, before={"resources": before},
+           after={"resources": order})
+    db.session.commit()
+
+
+def get_resource(dataset: Dataset, resource_id: str) -> Resource:
+    """A resource of a dataset the caller could already see. Raises NotFound."""
+    resource = db.session.get(Resource, resource_id)
+    if resource is None or resource.dataset_id != dataset.id:
+        raise NotFound("Không tìm thấy tài nguyên này.")
+    return resource
+
+
+def require_download(actor: User | None, resource: Resource) -> None:
+    """Raise Forbidden for a file that the non-sensitive gate has not cleared yet."""
+    if not authz.can(actor, Action.RESOURCE_DOWNLOAD, resource):
+        raise Forbidden("Tệp này đang chờ kiểm tra dữ liệu cá nhân nên chưa thể tải về.")
+
+
+def resource_path(resource: Resource) -> Path:
+    return file_store().path(resource.storage_key)
+
+
+def count_download(resource: Resource) -> None:
+    """Add one download to the resource and its dataset, in one short transaction.
+
+    An UPDATE ... SET n = n + 1 needs no read, so concurrent workers never lose counts.
+    """
+    db.session.execute(update(Resource).where(Resource.id == resource.id)
+                       .values(download_count=Resource.download_count + 1))
+    db.session.execute(update(Dataset).where(Dataset.id == resource.dataset_id)
+                       .values(download_count=Dataset.download_count + 1))
+    db.session.commit()
+
