@@ -18,10 +18,13 @@ $(VENV)/.installed: pyproject.toml
 install: $(VENV)/.installed
 
 ## serve: install, migrate, load the sample datasets, build the search index, serve with gunicorn on 127.0.0.1:$(PORT)
+##        beside the background job worker
 serve: install
 	$(BIN)/opendata db upgrade
 	$(BIN)/opendata samples load
 	$(BIN)/opendata search reindex
+	@# The job worker (personal-data scans of large files) runs beside the web server and stops with it.
+	$(BIN)/opendata worker & worker=$$!; trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
 	$(BIN)/gunicorn --workers 2 --bind 127.0.0.1:$(PORT) --access-logfile - wsgi:app
 
 ## test: install what the tests need and run the whole suite (browser tests need $(CHROMIUM))

@@ -3,6 +3,7 @@
     opendata samples load [PATH]
     opendata vocabularies sync
     opendata user create NAME --email E --password P [--sysadmin]
+    opendata user invite EMAIL AGENCY admin|editor|member
     opendata member add AGENCY USER --role admin|editor|member
     opendata token create USER [--name N]
     opendata search reindex | check [--repair]
@@ -13,9 +14,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-from flask import Flask
+from flask import Flask, current_app
 from flask.cli import with_appcontext
 
+from opendata import tasks
 from opendata.accounts import services as accounts
 from opendata.catalog import samples, services as catalog
 from opendata.errors import AppError
@@ -79,6 +81,21 @@ def user_create(name: str, email: str, password: str, fullname: str | None, sysa
     except AppError as error:
         _fail(error)
     click.echo(f"user {user.name} created{' (sysadmin)' if user.is_sysadmin else ''}")
+
+
+@user_group.command(name="invite")
+@click.argument("email")
+@click.argument("agency")
+@click.argument("role", type=click.Choice(["admin", "editor", "member"]))
+@with_appcontext
+def user_invite(email: str, agency: str, role: str) -> None:
+    """Invite EMAIL into AGENCY (its URL name) with ROLE; the link is e-mailed and printed last."""
+    try:
+        _, secret = accounts.invite(accounts.system_actor(), catalog.get_agency(agency), email, role)
+    except AppError as error:
+        _fail(error)
+    click.echo(f"invitation sent to {email.strip().lower()} (valid {current_app.config['INVITATION_DAYS']} days):")
+    click.echo(accounts.invitation_link(secret))
 
 
 @click.group(name="member", help="Thành viên của cơ quan (agency members).")
@@ -146,6 +163,18 @@ def search_check(repair: bool) -> None:
         raise SystemExit(1)
 
 
+@click.command(name="worker")
+@click.option("--workers", default=2, show_default=True, help="Jobs run at once (threads).")
+@with_appcontext
+def worker(workers: int) -> None:
+    """Run background jobs (personal-data scans of large files) until stopped."""
+    app = current_app._get_current_object()
+    if app.config["TASK_QUEUE"] == "immediate":
+        raise click.UsageError("TASK_QUEUE=immediate runs jobs in the request; there is no queue to work on.")
+    tasks.run_worker(app, workers=workers)
+
+
 def register_commands(app: Flask) -> None:
     for group in (samples_group, vocabularies_group, user_group, member_group, token_group, search_group):
         app.cli.add_command(group)
+    app.cli.add_command(worker)

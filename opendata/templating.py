@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 from flask import Flask, request, url_for
+from flask_login import current_user
 from werkzeug.datastructures import MultiDict
 
-from opendata.catalog.metadata import load_metadata_schema, vocabulary_label
+from opendata import authz
+from opendata.catalog.metadata import load_metadata_schema, load_vocabularies, vocabulary_label
 from opendata.markup import render_markdown
+
+VIETNAM = timezone(timedelta(hours=7), "ICT")
 
 
 def format_number(value: int | float | None) -> str:
@@ -36,13 +40,16 @@ def format_size(size: int | None) -> str:
 
 
 def format_date(value: date | datetime | str | None, with_time: bool = False) -> str:
+    """`04/12/2026`, or `05/12/2026 06:30` with the time; stored times are UTC, shown in Vietnam's (UTC+7)."""
     if value is None or value == "":
         return ""
     if isinstance(value, str):
         try:
-            value = datetime.fromisoformat(value)
+            value = datetime.fromisoformat(value) if len(value) > 10 else date.fromisoformat(value)
         except ValueError:
             return value
+    if isinstance(value, datetime):
+        value = (value if value.tzinfo else value.replace(tzinfo=timezone.utc)).astimezone(VIETNAM)
     if with_time and isinstance(value, datetime):
         return value.strftime("%d/%m/%Y %H:%M")
     return value.strftime("%d/%m/%Y")
@@ -73,6 +80,12 @@ def toggle_filter(key: str, value: str) -> str:
     return url_with(**{key: values or None})
 
 
+def template_can(action: str, target: Any = None) -> bool:
+    """``authz.can`` for the signed-in user, so pages show only the buttons that would work."""
+    user = current_user._get_current_object() if current_user.is_authenticated else None
+    return authz.can(user, authz.Action(action), target)
+
+
 def register_template_helpers(app: Flask) -> None:
     app.jinja_env.filters.update(
         markdown=render_markdown, number=format_number, filesize=format_size, vndate=format_date,
@@ -81,6 +94,8 @@ def register_template_helpers(app: Flask) -> None:
         url_with=url_with, toggle_filter=toggle_filter, vocabulary_label=vocabulary_label,
         metadata_schema=load_metadata_schema,
     )
+    app.jinja_env.globals["vocabularies"] = load_vocabularies
+    app.jinja_env.globals["can"] = template_can
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True
 

@@ -101,6 +101,7 @@ class RequestScopedClient(FlaskClient):
 
     def open(self, *args, **kwargs):
         g.pop("_login_user", None)
+        g.pop("csrf_token", None)  # Flask-WTF caches the session's token in g too
         return super().open(*args, **kwargs)
 
 

@@ -60,3 +60,15 @@ def make_file_resource(actor: User, dataset: Dataset, content: bytes, filename: 
                        **overrides: Any) -> Resource:
     payload = {"name": overrides.pop("name", filename), **overrides}
     return resources.add_resource(actor, dataset, payload, resources.Upload(io.BytesIO(content), filename))
+
+
+def xlsx_bytes(rows: list[list[Any]]) -> bytes:
+    """A real XLSX workbook with ``rows`` on its first sheet (uploads are sniffed by content)."""
+    import openpyxl
+
+    workbook = openpyxl.Workbook()
+    for row in rows:
+        workbook.active.append(row)
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()

@@ -26,7 +26,8 @@ def register_auth(login_manager: LoginManager) -> None:
     @login_manager.user_loader
     def load_user(user_id: str) -> User | None:
         user = db.session.get(User, user_id)
-        return None if user is None or user.is_system else user
+        # A blocked account loses its open sessions too, not only new logins.
+        return None if user is None or user.is_system or not user.active else user
 
     @login_manager.request_loader
     def load_user_from_token(request: Request) -> User | None:

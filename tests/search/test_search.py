@@ -7,7 +7,7 @@ from opendata.catalog import services
 from opendata.extensions import db
 from opendata.search import service, sync
 from opendata.search.backends import backend
-from tests.factories import make_agency, make_dataset, make_file_resource, make_user
+from tests.factories import make_agency, make_dataset, make_file_resource, make_user, xlsx_bytes
 
 
 def titles(page):
@@ -61,7 +61,7 @@ def test_every_described_field_is_searched(system, agencies):
     by_agency = make_dataset(system, agencies["yt"], title="Hai")
     by_theme = make_dataset(system, agencies["kh"], title="Ba", themes=["du-lich"])
     with_resource = make_dataset(system, agencies["kh"], title="Bốn")
-    make_file_resource(system, with_resource, b"x\n", filename="a.csv", name="Bảng điểm cầu truyền hình",
+    make_file_resource(system, with_resource, b"a,b\n1,2\n", filename="a.csv", name="Bảng điểm cầu truyền hình",
                        schema={"fields": [{"name": "Kinh phí", "type": "number", "description": "Ngân sách cấp"}]})
     assert titles(service.search_datasets(None, q="truoc ba")) == [tagged.title]
     assert titles(service.search_datasets(None, q="y te")) == [by_agency.title]
@@ -73,9 +73,9 @@ def test_every_described_field_is_searched(system, agencies):
 
 def test_facets_or_within_and_across_with_counts_under_other_filters(system, agencies):
     a = make_dataset(system, agencies["gd"], title="A", themes=["giao-duc-dao-tao"], tags=["học sinh"])
-    make_file_resource(system, a, b"x", filename="a.csv")
+    make_file_resource(system, a, b"a,b\n1,2\n", filename="a.csv")
     b = make_dataset(system, agencies["yt"], title="B", themes=["y-te"], tags=["học sinh"])
-    make_file_resource(system, b, b"x", filename="b.xlsx")
+    make_file_resource(system, b, xlsx_bytes([["a", "b"], [1, 2]]), filename="b.xlsx")
     make_dataset(system, agencies["yt"], title="C", themes=["y-te"], update_frequency="monthly")
     page = service.search_datasets(None)
     counts = {name: {item.value: item.count for item in values} for name, values in page.facets.items()}
