@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime
 from typing import Any
 
 from flask import Flask, request, url_for
@@ -10,10 +10,9 @@ from flask_login import current_user
 from werkzeug.datastructures import MultiDict
 
 from opendata import authz
+from opendata.clock import local_time
 from opendata.catalog.metadata import load_metadata_schema, load_vocabularies, vocabulary_label
 from opendata.markup import render_markdown
-
-VIETNAM = timezone(timedelta(hours=7), "ICT")
 
 
 def format_number(value: int | float | None) -> str:
@@ -49,7 +48,7 @@ def format_date(value: date | datetime | str | None, with_time: bool = False) ->
         except ValueError:
             return value
     if isinstance(value, datetime):
-        value = (value if value.tzinfo else value.replace(tzinfo=timezone.utc)).astimezone(VIETNAM)
+        value = local_time(value)
     if with_time and isinstance(value, datetime):
         return value.strftime("%d/%m/%Y %H:%M")
     return value.strftime("%d/%m/%Y")

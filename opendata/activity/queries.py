@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import selectinload
 
+from opendata.clock import VIETNAM
 from opendata.accounts.models import User
 from opendata.accounts.services import ROLE_LABELS
 from opendata.activity.diff import Change, field_diff
@@ -27,7 +28,6 @@ from opendata.extensions import db
 from opendata.privacy.scanner import KIND_LABELS
 
 PER_PAGE = 30
-VIETNAM = timezone(timedelta(hours=7), "ICT")
 # The verb groups the audit log filters on (a prefix), with their labels.
 VERB_GROUPS = {
     "dataset:": "Bộ dữ liệu",
@@ -144,10 +144,6 @@ def _utc_start_of(day: date) -> datetime:
     return datetime.combine(day, time(), VIETNAM).astimezone(timezone.utc).replace(tzinfo=None)
 
 
-def local_time(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=timezone.utc).astimezone(VIETNAM).replace(tzinfo=None)
-
-
 def _page(query: Select, page: int, here: str | None = None) -> Page:
     page = max(1, page)
     total = db.session.scalar(select(func.count()).select_from(query.subquery())) or 0
@@ -199,7 +195,7 @@ def _entry(activity: Activity, datasets: dict[str, tuple[str, str]], people: dic
     data = activity.data or {}
     # On the dataset's own page the sentence need not name it again.
     subject = None if dataset_id is not None and dataset_id == here else (title or _recorded_title(activity))
-    entry = Entry(activity, describe(activity, subject, people), local_time(activity.created_at), dataset_name=name)
+    entry = Entry(activity, describe(activity, subject, people), activity.created_at, dataset_name=name)
     verb = activity.verb.partition(":")[2]
     if activity.verb in {"dataset:update", "resource:update", "resource:replace"}:
         entry.changes = field_diff(data.get("before"), data.get("after"), activity.object_type)

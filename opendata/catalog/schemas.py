@@ -240,4 +240,5 @@ class AgencySchema(Schema):
     description = Text(allow_none=True)
     email = Email(allow_none=True)
     url = Url(allow_none=True)
+    editors_publish = fields.Boolean(load_default=False, error_messages=MESSAGES)
     created_at = fields.DateTime(dump_only=True)

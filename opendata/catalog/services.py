@@ -93,6 +93,20 @@ def create_agency(actor: User, payload: Mapping[str, Any]) -> Agency:
     return agency
 
 
+def update_agency(actor: User, agency: Agency, payload: Mapping[str, Any]) -> Agency:
+    """Change an agency's details or settings (fields given only). Agency admins. Raises Forbidden, ValidationFailed."""
+    authz.require(actor, Action.AGENCY_UPDATE, agency)
+    data = load_payload(AgencySchema(), payload, partial=True)
+    if "name" in data and data["name"] != agency.name:
+        raise ValidationFailed(fields={"name": ["Không đổi được đường dẫn của cơ quan."]})
+    before = AgencySchema().dump(agency)
+    for key, value in data.items():
+        setattr(agency, key, value)
+    record(actor, "agency:update", agency, agency_id=agency.id, before=before, after=AgencySchema().dump(agency))
+    db.session.commit()
+    return agency
+
+
 def get_agency(name: str) -> Agency:
     """The agency with this URL name. Raises NotFound."""
     agency = db.session.scalar(select(Agency).where(Agency.name == name))

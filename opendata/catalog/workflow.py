@@ -72,9 +72,14 @@ def allowed_in_state(transition: Transition, dataset: Dataset) -> bool:
 
 
 def available(actor: User | None, dataset: Dataset) -> list[Transition]:
-    """The steps ``actor`` may take on ``dataset`` now (the buttons a page shows)."""
-    return [t for t in TRANSITIONS.values()
-            if allowed_in_state(t, dataset) and authz.can(actor, t.action, dataset)]
+    """The steps ``actor`` may take on ``dataset`` now (the buttons a page shows).
+
+    A submitted dataset shows "approve" rather than both approve and publish, which do the same.
+    """
+    steps = [t for t in TRANSITIONS.values() if allowed_in_state(t, dataset) and authz.can(actor, t.action, dataset)]
+    if any(t.name == "approve" for t in steps):
+        steps = [t for t in steps if t.name != "publish"]
+    return steps
 
 
 def _check(actor: User, name: str, dataset: Dataset) -> Transition:

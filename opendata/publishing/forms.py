@@ -12,7 +12,6 @@ from typing import Any
 from werkzeug.datastructures import MultiDict
 
 from opendata.catalog.metadata import FieldSpec, load_metadata_schema
-from opendata.catalog.schemas import TABLE_SCHEMA_TYPES  # noqa: F401  (the form's type choices)
 
 LIST_TYPES = {"themes", "multichoice"}
 

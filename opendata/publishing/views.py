@@ -57,6 +57,16 @@ def dashboard():
                            state_order=queries.STATE_ORDER)
 
 
+@bp.post("/organization/<name>/publishing")
+@login_required
+def agency_publishing(name: str):
+    """The agency's choice: review by an admin, or editors publish directly."""
+    agency = services.get_agency(name)
+    services.update_agency(_actor(), agency, {"editors_publish": request.form.get("editors_publish") == "on"})
+    flash("Đã lưu cách công bố của cơ quan.", "success")
+    return redirect(url_for("publish.dashboard", agency=name), 303)
+
+
 def _render_dataset_form(dataset=None, values=None, errors=None, status=200, refusal=None):
     actor = _actor()
     context = {"dataset": dataset, "refusal": refusal, "values": forms.form_values(values or {}), "errors": errors or {},

@@ -9,7 +9,8 @@ import pytest
 from opendata.accounts.models import User
 from opendata.activity.diff import ADDED, CHANGED, REMOVED, field_diff, line_diff
 from opendata.activity.models import Activity
-from opendata.activity.queries import describe, local_time
+from opendata.activity.queries import describe
+from opendata.clock import local_time
 
 BEFORE = {
     "id": "d1", "title": "Danh sách trường học", "name": "truong-hoc", "tags": ["trường học", "giáo dục"],

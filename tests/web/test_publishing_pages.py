@@ -220,3 +220,19 @@ def test_refused_step_shows_the_reason_with_409(client, draft, agency, system):
     response = submit(client, f"/dataset/edit/{draft.name}", f"/dataset/{draft.name}/workflow/approve")
     assert response.status_code == 409
     assert "Chưa thực hiện được" in response.get_data(as_text=True)
+
+
+def test_an_agency_admin_lets_editors_publish_directly(client, system, agency, editor, draft):
+    admin = make_user(system, agency, "admin")
+    refused = submit(client, "/dashboard", f"/organization/{agency.name}/publishing", data={"editors_publish": "on"})
+    assert refused.status_code == 403 and not agency.editors_publish
+    sign_in(client, admin)
+    assert submit(client, "/dashboard", f"/organization/{agency.name}/publishing",
+                  data={"editors_publish": "on"}).status_code == 303
+    db.session.refresh(agency)
+    assert agency.editors_publish
+    sign_in(client, editor)
+    response = submit(client, f"/dataset/edit/{draft.name}", f"/dataset/{draft.name}/workflow/publish")
+    assert response.status_code == 303
+    db.session.refresh(draft)
+    assert draft.is_published
