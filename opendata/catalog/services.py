@@ -102,6 +102,9 @@ def update_agency(actor: User, agency: Agency, payload: Mapping[str, Any]) -> Ag
     before = AgencySchema().dump(agency)
     for key, value in data.items():
         setattr(agency, key, value)
+    if any(before.get(key) != data[key] for key in ("title", "title_en", "description") if key in data):
+        for dataset in agency.datasets:  # stored documents carry the agency's names
+            refresh_document(dataset)
     record(actor, "agency:update", agency, agency_id=agency.id, before=before, after=AgencySchema().dump(agency))
     db.session.commit()
     return agency
