@@ -10,14 +10,14 @@ from __future__ import annotations
 from datetime import date
 
 from flask import Blueprint, render_template, request
-from flask_login import current_user, login_required
+from flask_login import login_required
 
 from opendata import authz
-from opendata.accounts.models import User
 from opendata.activity import queries
 from opendata.authz import Action
 from opendata.catalog import services as catalog
 from opendata.catalog.workflow import STATE_LABELS, state_of
+from opendata.web import current_actor, page_number
 
 bp = Blueprint("activity", __name__)
 
@@ -29,17 +29,6 @@ def _private(response):
     return response
 
 
-def _actor() -> User | None:
-    return current_user._get_current_object() if current_user.is_authenticated else None
-
-
-def _page() -> int:
-    try:
-        return max(1, int(request.args.get("page", 1)))
-    except ValueError:
-        return 1
-
-
 def _date(name: str) -> date | None:
     try:
         return date.fromisoformat(request.args.get(name, ""))
@@ -49,24 +38,24 @@ def _date(name: str) -> date | None:
 
 @bp.get("/dataset/activity/<name>")
 def dataset_history(name: str):
-    dataset = catalog.get_dataset(_actor(), name)
+    dataset = catalog.get_dataset(current_actor(), name)
     return render_template("activity/dataset_history.html", dataset=dataset,
                            state_label=STATE_LABELS[state_of(dataset)],
-                           page=queries.dataset_history(dataset, _page()))
+                           page=queries.dataset_history(dataset, page_number()))
 
 
 @bp.get("/organization/activity/<name>")
 @login_required
 def agency_stream(name: str):
     agency = catalog.get_agency(name)
-    authz.require(_actor(), Action.AGENCY_READ_ACTIVITY, agency)
-    return render_template("activity/agency_stream.html", agency=agency, page=queries.agency_stream(agency, _page()))
+    authz.require(current_actor(), Action.AGENCY_READ_ACTIVITY, agency)
+    return render_template("activity/agency_stream.html", agency=agency, page=queries.agency_stream(agency, page_number()))
 
 
 @bp.get("/ckan-admin/audit")
 @login_required
 def audit_log():
-    authz.require(_actor(), Action.AUDIT_READ)
+    authz.require(current_actor(), Action.AUDIT_READ)
     filters = queries.AuditFilters(
         verb=request.args.get("verb", "").strip(), actor=request.args.get("actor", "").strip(),
         agency=request.args.get("agency", "").strip(), object=request.args.get("object", "").strip(),
@@ -76,4 +65,4 @@ def audit_log():
     return render_template("activity/audit_log.html", filters=filters, agencies=agencies,
                            agency_titles={agency.id: agency.title for agency in agencies},
                            verb_groups=queries.VERB_GROUPS,
-                           page=queries.audit_log(filters, _page()))
+                           page=queries.audit_log(filters, page_number()))

@@ -6,32 +6,20 @@ Views parse the request, call a service or query, and render; nothing else.
 from __future__ import annotations
 
 from flask import Blueprint, abort, jsonify, redirect, render_template, request, url_for
-from flask_login import current_user
 
-from opendata.accounts.models import User
 from opendata.catalog import queries, resources, services
 from opendata.catalog.jsonld import dataset_jsonld
 from opendata.search import service as search
 from opendata.search.base import FACETS
 from opendata.storage.downloads import is_first_byte_served, send_stored_file
+from opendata.web import current_actor, page_number
 
 bp = Blueprint("catalog", __name__)
 
 
-def _actor() -> User | None:
-    return current_user._get_current_object() if current_user.is_authenticated else None
-
-
-def _page() -> int:
-    try:
-        return max(1, int(request.args.get("page", 1)))
-    except ValueError:
-        return 1
-
-
 @bp.get("/")
 def home():
-    actor = _actor()
+    actor = current_actor()
     return render_template(
         "catalog/home.html",
         counts=queries.catalogue_counts(actor),
@@ -54,8 +42,8 @@ def _render_list(template: str, *, fixed: dict[str, list[str]] | None = None, **
     """A search page: the request's query, filters, sort and page, plus any fixed filter."""
     q = request.args.get("q", "").strip()
     filters = {name: request.args.getlist(name) for name in FACETS if request.args.getlist(name)}
-    result = search.search_datasets(_actor(), q=q, filters={**filters, **(fixed or {})},
-                                    sort=request.args.get("sort"), page=_page())
+    result = search.search_datasets(current_actor(), q=q, filters={**filters, **(fixed or {})},
+                                    sort=request.args.get("sort"), page=page_number())
     sort = request.args.get("sort") or ("relevance" if q else "newest")
     return render_template(template, page=result, filters=filters, fixed=fixed or {}, sort=sort, q=q,
                            sorts=SORT_LABELS if q else {k: v for k, v in SORT_LABELS.items() if k != "relevance"},
@@ -75,7 +63,7 @@ def dataset_autocomplete():
         limit = max(1, min(int(request.args.get("limit", 8)), 20))
     except ValueError:
         limit = 8
-    datasets = search.autocomplete(_actor(), incomplete[:200], limit=limit)
+    datasets = search.autocomplete(current_actor(), incomplete[:200], limit=limit)
     return jsonify({"ResultSet": {"Result": [
         {"match_field": "title", "match_displayed": dataset.title, "name": dataset.name, "title": dataset.title,
          "url": url_for("catalog.dataset_detail", name=dataset.name)}
@@ -84,7 +72,7 @@ def dataset_autocomplete():
 
 @bp.get("/dataset/<name>")
 def dataset_detail(name: str):
-    dataset = services.get_dataset(_actor(), name)
+    dataset = services.get_dataset(current_actor(), name)
     if dataset.name != name:  # reached by id: send people to the canonical address
         return redirect(url_for("catalog.dataset_detail", name=dataset.name), 301)
     document = dataset.document
@@ -94,16 +82,16 @@ def dataset_detail(name: str):
 
 @bp.get("/dataset/<name>/resource/<resource_id>")
 def resource_detail(name: str, resource_id: str):
-    dataset = services.get_dataset(_actor(), name)
+    dataset = services.get_dataset(current_actor(), name)
     resource = resources.get_resource(dataset, resource_id)
     return render_template("catalog/resource_detail.html", dataset=dataset, resource=resource)
 
 
 @bp.get("/dataset/<name>/resource/<resource_id>/download/<path:filename>")
 def resource_download(name: str, resource_id: str, filename: str):
-    dataset = services.get_dataset(_actor(), name)
+    dataset = services.get_dataset(current_actor(), name)
     resource = resources.get_resource(dataset, resource_id)
-    resources.require_download(_actor(), resource)
+    resources.require_download(current_actor(), resource)
     if not resource.is_upload:
         if resource.url:
             resources.count_download(resource)
@@ -121,7 +109,7 @@ def resource_download(name: str, resource_id: str, filename: str):
 
 @bp.get("/organization")
 def agency_list():
-    return render_template("catalog/agency_list.html", agencies=queries.agencies_with_counts(_actor()))
+    return render_template("catalog/agency_list.html", agencies=queries.agencies_with_counts(current_actor()))
 
 
 @bp.get("/organization/<name>")
@@ -132,7 +120,7 @@ def agency_detail(name: str):
 
 @bp.get("/group")
 def theme_list():
-    return render_template("catalog/theme_list.html", themes=queries.themes_with_counts(_actor()))
+    return render_template("catalog/theme_list.html", themes=queries.themes_with_counts(current_actor()))
 
 
 @bp.get("/group/<name>")
@@ -143,4 +131,4 @@ def theme_detail(name: str):
 
 @bp.get("/about")
 def about():
-    return render_template("about.html", counts=queries.catalogue_counts(_actor()))
+    return render_template("about.html", counts=queries.catalogue_counts(current_actor()))

@@ -54,7 +54,7 @@ def _edit_url(name: str) -> str:
 def dashboard():
     boards = queries.dashboard(_actor(), request.args.get("agency"))
     return render_template("publishing/dashboard.html", boards=boards, state_labels=workflow.STATE_LABELS,
-                           state_order=queries.STATE_ORDER)
+                           state_order=queries.STATE_ORDER, can_create=bool(queries.creatable_agencies(_actor())))
 
 
 @bp.post("/organization/<name>/publishing")

@@ -10,9 +10,9 @@ from opendata.authz import Action, can
 from opendata.catalog.models import Dataset, DatasetState, utcnow
 from opendata.catalog.queries import visible_datasets
 from opendata.extensions import db
-from tests.factories import make_agency, make_dataset, make_user
+from tests.authz.conftest import ROLES
+from tests.factories import make_dataset
 
-ROLES = ["anonymous", "user", "member_a", "editor_a", "admin_a", "editor_b", "sysadmin"]
 STATES = ["draft", "pending", "published", "withdrawn", "deleted"]
 DATASET_ACTIONS = [Action.DATASET_READ, Action.DATASET_UPDATE, Action.RESOURCE_UPLOAD, Action.DATASET_SUBMIT,
                    Action.DATASET_APPROVE, Action.DATASET_PUBLISH, Action.DATASET_WITHDRAW, Action.DATASET_DELETE,
@@ -44,17 +44,8 @@ def expected(action: Action, state: str) -> set[str]:
 
 
 @pytest.fixture
-def world(system):
-    agency_a, agency_b = make_agency(system), make_agency(system)
-    users = {
-        "anonymous": None,
-        "user": make_user(system),
-        "member_a": make_user(system, agency_a, "member"),
-        "editor_a": make_user(system, agency_a, "editor"),
-        "admin_a": make_user(system, agency_a, "admin"),
-        "editor_b": make_user(system, agency_b, "editor"),
-        "sysadmin": make_user(system, is_sysadmin=True),
-    }
+def world(system, cast):
+    agency_a, users = cast
     datasets = {}
     for state in STATES:
         dataset = make_dataset(system, agency_a, published=False)

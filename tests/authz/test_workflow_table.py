@@ -14,7 +14,8 @@ import pytest
 
 from opendata.catalog.models import DatasetState, utcnow
 from opendata.extensions import db
-from tests.factories import make_agency, make_dataset, make_user
+from tests.authz.conftest import ROLES
+from tests.factories import make_dataset
 from tests.forms import sign_in
 
 STATES = ("draft", "pending", "published", "withdrawn", "deleted")
@@ -103,22 +104,6 @@ def _parse(table: str) -> dict[tuple[str, str], dict[str, str]]:
 
 
 EXPECTED = _parse(TABLE)
-ROLES = ("anonymous", "user", "member_a", "editor_a", "admin_a", "editor_b", "sysadmin")
-
-
-@pytest.fixture
-def world(system):
-    agency_a, agency_b = make_agency(system), make_agency(system)
-    users = {
-        "anonymous": None,
-        "user": make_user(system),
-        "member_a": make_user(system, agency_a, "member"),
-        "editor_a": make_user(system, agency_a, "editor"),
-        "admin_a": make_user(system, agency_a, "admin"),
-        "editor_b": make_user(system, agency_b, "editor"),
-        "sysadmin": make_user(system, is_sysadmin=True),
-    }
-    return agency_a, users
 
 
 def _dataset_in(system, agency, state: str):
@@ -154,10 +139,10 @@ def _outcome(response) -> str:
 
 @pytest.mark.parametrize("action", ("view", "edit", "upload", "submit", "approve", "publish", "withdraw",
                                     "delete", "restore", "purge"))
-def test_role_action_state(app, client, system, world, action):
+def test_role_action_state(app, client, system, cast, action):
     # CSRF is tested on its own (tests/web); here every cell is about permissions and states.
     app.config["WTF_CSRF_ENABLED"] = False
-    agency, users = world
+    agency, users = cast
     client.agency_name = agency.name
     answers = {}
     for role in ROLES:
