@@ -153,3 +153,26 @@ def test_role_action_state(app, client, system, cast, action):
         answers[role] = {state: _outcome(_request(client, action, _dataset_in(system, agency, state).name))
                          for state in STATES}
     assert answers == {role: EXPECTED[(action, role)] for role in ROLES}
+
+
+# Managing members is about the agency, whatever its datasets' states: the members page
+# and inviting someone through it.
+MEMBERS = {"anonymous": ("login", "login"), "user": ("403", "403"), "member_a": ("403", "403"),
+           "editor_a": ("403", "403"), "admin_a": ("200", "302"), "editor_b": ("403", "403"),
+           "sysadmin": ("200", "302")}
+
+
+def test_manage_members(app, client, cast):
+    app.config["WTF_CSRF_ENABLED"] = False
+    agency, users = cast
+    answers = {}
+    for index, role in enumerate(ROLES):
+        with client.session_transaction() as session:
+            session.clear()
+        if users[role] is not None:
+            sign_in(client, users[role])
+        page = client.get(f"/organization/{agency.name}/members")
+        invite = client.post(f"/organization/{agency.name}/members/invite",
+                             data={"email": f"moi{index}@example.org", "role": "editor"})
+        answers[role] = (_outcome(page), _outcome(invite))
+    assert answers == MEMBERS
