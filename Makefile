@@ -9,23 +9,36 @@ CHROMIUM ?= /usr/bin/chromium
 
 .PHONY: serve test install bench-serve clean
 
+# Swagger UI for /api/docs, from the npm registry at build time (the portal then needs no internet).
+SWAGGER_UI_VERSION := 5.35.0
+SWAGGER_UI := opendata/static/vendor/swagger-ui
+SWAGGER_UI_STAMP := $(SWAGGER_UI)/.swagger-ui-dist-$(SWAGGER_UI_VERSION)
+
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $@
 
-install: $(VENV)/.installed
+$(SWAGGER_UI_STAMP):
+	@command -v npm >/dev/null || { echo "npm is needed once, to fetch swagger-ui-dist (apt-get install npm)"; exit 1; }
+	tmp=$$(mktemp -d) && (cd $$tmp && npm pack --silent swagger-ui-dist@$(SWAGGER_UI_VERSION) >/dev/null \
+	  && tar -xzf swagger-ui-dist-$(SWAGGER_UI_VERSION).tgz) \
+	  && cp $$tmp/package/swagger-ui-bundle.js $$tmp/package/swagger-ui.css $$tmp/package/LICENSE $$tmp/package/NOTICE $(SWAGGER_UI)/ \
+	  && rm -rf $$tmp && rm -f $(SWAGGER_UI)/.swagger-ui-dist-* && touch $@
+
+install: $(VENV)/.installed $(SWAGGER_UI_STAMP)
 
 ## serve: install, migrate, load the sample datasets, build the search index, serve with gunicorn on 127.0.0.1:$(PORT)
 ##        beside the background job worker
 serve: install
 	$(BIN)/opendata db upgrade
 	$(BIN)/opendata samples load
+	$(BIN)/opendata privacy rescan
 	$(BIN)/opendata search reindex
 	@# The job worker (personal-data scans of large files) runs beside the web server and stops with it.
 	$(BIN)/opendata worker & worker=$$!; trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
-	$(BIN)/gunicorn --workers 2 --bind 127.0.0.1:$(PORT) --access-logfile - wsgi:app
+	$(BIN)/gunicorn --workers 2 --worker-class gthread --threads 4 --bind 127.0.0.1:$(PORT) --access-logfile - wsgi:app
 
 ## test: install what the tests need and run the whole suite (browser tests need $(CHROMIUM))
 test: install

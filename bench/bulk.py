@@ -15,8 +15,9 @@ own code wherever it shapes a row:
   the database's collation, asked once) and themes by position, the order the
   relationships load in, so ``dataset.document == build_document(dataset)`` holds
   after a reload;
-- resource formats and media types come from ``services._format_for`` and
-  ``services._media_type_for``; extras follow the metadata schema's field order.
+- resource formats and media types come from ``storage.sniff.MEDIA_TYPES`` (what an
+  upload's sniffed content gives) and ``resources._format_from_name`` (a link's format);
+  extras follow the metadata schema's field order.
 
 How it is fast. Datasets are built in chunks of 500, each from a random stream of its
 own, by worker processes forked from this one (``--workers``, one per CPU by default;
@@ -90,6 +91,7 @@ from sqlalchemy.orm.instrumentation import manager_of_class
 
 from opendata import create_app
 from opendata.accounts.services import system_actor
+from opendata.catalog import resources as catalog_resources
 from opendata.catalog import services
 from opendata.catalog.document import build_document
 from opendata.catalog.metadata import load_metadata_schema, load_vocabularies, vocabulary_values
@@ -97,6 +99,7 @@ from opendata.catalog.models import (
     Agency, Dataset, DatasetState, License, Resource, Tag, Theme, dataset_tag, dataset_theme, new_id, utcnow,
 )
 from opendata.extensions import db
+from opendata.storage.sniff import MEDIA_TYPES
 from opendata.text import slugify
 from bench.vietnamese import ZipfText
 
@@ -215,9 +218,10 @@ class Builder:
         self.tag_rank = _collation_ranks({*pool, SYNTHETIC_TAG})
         self.tags: dict[str, Tag] = {}  # transient, for documents: only their names are read
         self.format = ZipfPicker([fmt for fmt, _ in FORMATS], weights=[weight for _, weight in FORMATS])
-        self.media_types = {fmt: services._media_type_for(f"x.{fmt.lower()}", fmt) for fmt, _ in FORMATS}
-        self.link_format = services._format_for(None, "https://example.invalid/du-lieu/0.csv")
-        self.link_media_type = services._media_type_for(None, self.link_format)
+        # As an upload's content is sniffed (storage.sniff) and a link's format read from its URL.
+        self.media_types = {fmt: MEDIA_TYPES[fmt] for fmt, _ in FORMATS}
+        self.link_format = catalog_resources._format_from_name(None, "https://example.invalid/du-lieu/0.csv")
+        self.link_media_type = None  # resources.add_resource leaves a link's media type unset
         self.frequencies = vocabulary_values("frequencies")
         self.extra_order = [spec.field_name for spec in load_metadata_schema().dataset_fields if not spec.core]
         self.text = ZipfText(seed=seed)

@@ -14,18 +14,23 @@ from typing import Any
 from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from opendata import models, tasks  # noqa: F401  (models: registers every table with the metadata and Alembic)
-from opendata.publishing.views import bp as publish_bp
-from opendata.privacy import gate  # noqa: F401  (registers its background job before the queue starts)
 from opendata.accounts.auth import register_auth, register_csrf
 from opendata.accounts.views import bp as accounts_bp
 from opendata.activity.views import bp as activity_bp
+from opendata.api import limits
+from opendata.api.ckan.views import bp as ckan_bp
+from opendata.api.v1 import bp as rest_v1_bp
 from opendata.catalog.views import bp as catalog_bp
 from opendata.commands import register_commands
 from opendata.config import load_settings
 from opendata.errors import register_error_handlers
 from opendata.extensions import csrf, db, login_manager, migrate
+from opendata.interop.views import bp as interop_bp
+from opendata.privacy import gate  # noqa: F401  (registers its background job before the queue starts)
+from opendata.publishing.views import bp as publish_bp
 from opendata.search.sync import register_search
 from opendata.storage.requests import UploadRequest
 from opendata.templating import register_template_helpers
@@ -39,6 +44,9 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__, instance_path=settings["INSTANCE"])
     app.request_class = UploadRequest
     app.config.update(settings)
+    if settings["PROXY_HOPS"]:
+        hops = settings["PROXY_HOPS"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     # JSON in UTF-8 (Vietnamese stays readable) and in the order the code writes it.
     app.json.ensure_ascii = False
     app.json.sort_keys = False
@@ -50,6 +58,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     register_auth(login_manager)
     csrf.init_app(app)
     register_csrf(app)
+    limits.init_app(app)
     register_search(app)
     tasks.init_app(app)
 
@@ -57,6 +66,9 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(accounts_bp)
     app.register_blueprint(publish_bp)
     app.register_blueprint(activity_bp)
+    app.register_blueprint(ckan_bp)
+    app.register_blueprint(rest_v1_bp)
+    app.register_blueprint(interop_bp)
     register_commands(app)
     register_error_handlers(app)
     register_template_helpers(app)

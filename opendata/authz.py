@@ -12,6 +12,7 @@ from sqlalchemy import select
 from opendata.accounts.models import Membership, Role, User
 from opendata.catalog.models import Agency, Dataset, DatasetState, Resource
 from opendata.errors import Forbidden, NotFound
+from opendata.privacy.gate import resource_blocker
 from opendata.extensions import db
 
 
@@ -120,8 +121,6 @@ def _can_download(user: User | None, resource: Resource) -> bool:
     A file added to a published dataset is not served to the public until its
     personal-data scan is clean (or an admin accepted the findings).
     """
-    from opendata.privacy.gate import resource_blocker  # the gate imports the queue and scanner
-
     dataset = resource.dataset
     if not can(user, Action.DATASET_READ, dataset):
         return False

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import click
@@ -18,6 +19,7 @@ from flask import Flask, current_app
 from flask.cli import with_appcontext
 
 from opendata import tasks
+from opendata.privacy import gate
 from opendata.accounts import services as accounts
 from opendata.catalog import samples, services as catalog
 from opendata.errors import AppError
@@ -163,6 +165,21 @@ def search_check(repair: bool) -> None:
         raise SystemExit(1)
 
 
+@click.group(name="privacy", help="Quét dữ liệu cá nhân (the personal-data gate).")
+def privacy_group() -> None:
+    pass
+
+
+@privacy_group.command(name="rescan")
+@click.option("--stuck-minutes", default=30, show_default=True,
+              help="Scan again a file waiting or running for longer than this (its job was lost).")
+@with_appcontext
+def privacy_rescan(stuck_minutes: int) -> None:
+    """Scan every uploaded table whose scan is missing (files from before an upgrade), outdated or stuck."""
+    count = gate.rescan(timedelta(minutes=stuck_minutes))
+    click.echo(f"{count} files queued or scanned")
+
+
 @click.command(name="worker")
 @click.option("--workers", default=2, show_default=True, help="Jobs run at once (threads).")
 @with_appcontext
@@ -175,6 +192,7 @@ def worker(workers: int) -> None:
 
 
 def register_commands(app: Flask) -> None:
-    for group in (samples_group, vocabularies_group, user_group, member_group, token_group, search_group):
+    for group in (samples_group, vocabularies_group, user_group, member_group, token_group, search_group,
+                  privacy_group):
         app.cli.add_command(group)
     app.cli.add_command(worker)

@@ -70,6 +70,17 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("SCAN_INLINE_MAX", int, 5 * 1024**2,
             "Tabular files up to this many bytes are scanned for personal data during the upload; "
             "larger ones in the background."),
+    Setting("API_RATE_LIMIT", str, "120/minute",
+            "Requests an anonymous client (per IP address) may make to `/api/`, e.g. `120/minute`, `1000/hour`."),
+    Setting("API_RATE_LIMIT_TOKEN", str, "600/minute",
+            "Requests a client with a valid API token (counted per token) may make to `/api/`."),
+    Setting("RATE_LIMIT_STORAGE", str, None,
+            "Where the API's rate-limit counters live, shared by every worker: default a SQLite file "
+            "`ratelimit.db` in the instance folder (one machine); a `redis://` URL for several machines."),
+    Setting("RATE_LIMIT_ENABLED", _bool, True, "Limit the API's request rate (off only for benchmarks or tests)."),
+    Setting("PROXY_HOPS", int, 0,
+            "Reverse proxies in front of the portal whose X-Forwarded-For/-Proto/-Host to trust "
+            "(login throttling per address needs the client's address)."),
     Setting("PRODUCTION", _bool, False,
             "Refuse to start with an insecure secret key and mark cookies Secure."),
 )

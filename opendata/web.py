@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from flask import request
 from flask_login import current_user
 
@@ -19,3 +21,14 @@ def page_number() -> int:
         return max(1, int(request.args.get("page", 1)))
     except ValueError:
         return 1
+
+
+def safe_next(target: str | None) -> str | None:
+    """A local path to go on to (``next``), or None: never another site."""
+    if not target:
+        return None
+    parts = urlsplit(target)
+    if (parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//")
+            or "\\" in target or any(ord(char) < 32 for char in target)):
+        return None
+    return target

@@ -102,6 +102,7 @@ class RequestScopedClient(FlaskClient):
     def open(self, *args, **kwargs):
         g.pop("_login_user", None)
         g.pop("csrf_token", None)  # Flask-WTF caches the session's token in g too
+        g.pop("api_actor", None)  # and the APIs their caller
         return super().open(*args, **kwargs)
 
 

@@ -48,6 +48,9 @@ def register_csrf(app: Flask) -> None:
     @app.before_request
     def check_csrf() -> None:
         if not app.config.get("WTF_CSRF_ENABLED", True) or request.method in {"GET", "HEAD", "OPTIONS"} \
-                or token_from(request) or request.path.startswith("/api/"):
+                or request.path.startswith("/api/"):
             return  # the APIs act only on tokens, never on the session (api/auth.py)
+        token = token_from(request)
+        if token and user_for_token(token) is not None:
+            return  # a token that authenticates: a cross-site page cannot have sent it
         csrf.protect()

@@ -434,6 +434,9 @@ def accept_invitation(secret: str, payload: Mapping[str, Any], *, user: User | N
         record(user, "user:create", user, after=UserSchema().dump(user))
     elif user.is_system or not user.active:
         raise Forbidden()
+    elif (user.email or "").casefold() != invitation.email.casefold():
+        # The link is the authorization, and links get forwarded: it is only for the invited address.
+        raise Conflict(f"Lời mời này gửi cho {invitation.email}. Hãy đăng nhập bằng tài khoản của địa chỉ đó.")
     role = Role(invitation.role)
     membership = _membership(invitation.agency, user)
     before = {"role": membership.role} if membership else None

@@ -7,7 +7,6 @@ shows the form again with the messages (422 for bad input, 409 for a conflict).
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
 
 from flask import Blueprint, flash, make_response, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
@@ -22,6 +21,7 @@ from opendata.catalog.models import utcnow
 from opendata.errors import AppError, Conflict, NotFound, ValidationFailed
 from opendata.extensions import login_manager
 from opendata.mail import MailFailed
+from opendata.web import safe_next
 
 bp = Blueprint("accounts", __name__)
 # What a form error shows the form again for; other errors (403, 404) get the error page.
@@ -58,17 +58,6 @@ def _fields(*names: str) -> dict[str, str]:
     return {name: request.form.get(name, "") for name in names}
 
 
-def _safe_next(target: str | None) -> str | None:
-    """A local path to go back to after logging in, or None: never another site."""
-    if not target:
-        return None
-    parts = urlsplit(target)
-    if (parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//")
-            or "\\" in target or any(ord(char) < 32 for char in target)):
-        return None
-    return target
-
-
 def _link_invalid(error: AppError):
     return render_template("accounts/link_invalid.html", message=error.message, status=error.status), error.status
 
@@ -77,7 +66,7 @@ def _link_invalid(error: AppError):
 
 @bp.route("/user/login", methods=["GET", "POST"])
 def login():
-    next_url = _safe_next(request.values.get("next"))
+    next_url = safe_next(request.values.get("next"))
     if request.method == "GET":
         if current_user.is_authenticated:
             return redirect(next_url or url_for(".account"))

@@ -67,30 +67,32 @@ def _format_from_name(filename: str | None, url: str | None) -> str | None:
 
 
 def _receive(upload: Upload) -> ReceivedFile:
-    """Store an upload and examine its content; the caller commits a row or deletes the file."""
+    """Receive an upload, examine its content while it is still nameless, then keep it in the store.
+
+    Until it is kept, a crash leaves nothing behind; once kept, the caller commits the
+    row that points at it at once, or deletes it.
+    """
     store = file_store()
     try:
-        stored = store.save(upload.stream, max_size=current_app.config["MAX_UPLOAD_SIZE"])
+        received = store.receive(upload.stream, max_size=current_app.config["MAX_UPLOAD_SIZE"])
     except FileTooLarge as error:
         raise PayloadTooLarge() from error
-    path = store.path(stored.key)
     filename = safe_filename(upload.filename)
-    try:
-        if stored.size == 0:
+    with received:
+        if received.size == 0:
             raise ValidationFailed(fields={"file": ["Tệp rỗng (0 byte)."]})
-        check_archive(path)
+        path = received.reading_path
+        try:
+            check_archive(path)
+        except UnsafeArchive as error:
+            raise ValidationFailed(fields={"file": [error.message]}) from error
         found = sniff(path, filename)
         encoding = label = None
         if found.format in TEXT_FORMATS:
             with path.open("rb") as handle:
                 detected = detect(handle.read(ENCODING_SAMPLE))
             encoding, label = detected.codec, detected.label
-    except UnsafeArchive as error:
-        store.delete(stored.key)
-        raise ValidationFailed(fields={"file": [error.message]}) from error
-    except BaseException:
-        store.delete(stored.key)
-        raise
+        stored = store.keep(received)
     fmt = found.format or _format_from_name(filename, None)
     return ReceivedFile(stored, filename, fmt, found.media_type, encoding, label)
 
@@ -103,7 +105,8 @@ def _apply_file(resource: Resource, received: ReceivedFile) -> None:
     resource.encoding = received.encoding
     resource.url = None
     resource.privacy_scan = None
-    resource.extras = {**(resource.extras or {}), "encoding_label": received.encoding_label}
+    resource.extras = {**(resource.extras or {}), "encoding_label": received.encoding_label,
+                       "sniffed_format": received.format}
 
 
 def _commit_or_discard(received: ReceivedFile | None) -> None:
@@ -161,11 +164,17 @@ def replace_file(actor: User, dataset: Dataset, resource: Resource, upload: Uplo
     before = ResourceSchema().dump(resource)
     old_key = resource.storage_key
     received = _receive(upload)
-    _apply_file(resource, received)
-    resource.updated_at = utcnow()
-    _touch(dataset)
-    record(actor, "resource:replace", resource, agency_id=dataset.agency_id,
-           before=before, after={**ResourceSchema().dump(resource), "dataset": dataset.name, "dataset_id": dataset.id})
+    try:
+        _apply_file(resource, received)
+        resource.updated_at = utcnow()
+        _touch(dataset)
+        record(actor, "resource:replace", resource, agency_id=dataset.agency_id,
+               before=before, after={**ResourceSchema().dump(resource), "dataset": dataset.name,
+                                     "dataset_id": dataset.id})
+    except BaseException:
+        db.session.rollback()
+        file_store().delete(received.stored.key)
+        raise
     _commit_or_discard(received)
     if old_key and old_key != resource.storage_key:
         file_store().delete(old_key)
@@ -179,6 +188,11 @@ def update_resource(actor: User, dataset: Dataset, resource: Resource, payload: 
     data = load_payload(ResourceSchema(), payload, partial=True)
     if data.get("url") and resource.is_upload:
         raise ValidationFailed(fields={"url": ["Tài nguyên này là tệp tải lên; hãy thay tệp thay vì nhập đường dẫn."]})
+    if resource.is_upload and data.get("format") not in (None, resource.format):
+        # An upload's format is what its content is: the personal-data gate relies on it.
+        raise ValidationFailed(fields={"format": ["Định dạng của tệp tải lên được nhận diện từ nội dung, không sửa được."]})
+    if resource.is_upload:
+        data.pop("format", None)
     before = ResourceSchema().dump(resource)
     for key, value in data.items():
         setattr(resource, key, value)
@@ -229,6 +243,11 @@ def get_resource(dataset: Dataset, resource_id: str) -> Resource:
     if resource is None or resource.dataset_id != dataset.id:
         raise NotFound("Không tìm thấy tài nguyên này.")
     return resource
+
+
+def publicly_downloadable(resource: Resource) -> bool:
+    """Whether anyone at all may download the file: only such answers may sit in shared caches."""
+    return authz.can(None, Action.RESOURCE_DOWNLOAD, resource)
 
 
 def require_download(actor: User | None, resource: Resource) -> None:

@@ -11,7 +11,6 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from flask import current_app
 from marshmallow import ValidationError
 from sqlalchemy import select
 
@@ -25,16 +24,13 @@ from opendata.catalog.models import (
     Agency, Dataset, DatasetState, License, Tag, Theme, dataset_theme, utcnow,
 )
 from opendata.catalog.schemas import AgencySchema, DatasetSchema
-from opendata.errors import NotFound, ValidationFailed
+from opendata.errors import Conflict, NotFound, ValidationFailed
 from opendata.extensions import db
-from opendata.storage.files import FileStore
+from opendata.privacy import gate
+from opendata.storage.files import file_store  # noqa: F401  (re-exported for the services' callers)
 from opendata.text import slugify
 
 log = logging.getLogger(__name__)
-
-
-def file_store() -> FileStore:
-    return FileStore(current_app.config["STORAGE_PATH"])
 
 
 def load_payload(schema, payload: Mapping[str, Any], *, partial: bool = False) -> dict[str, Any]:
@@ -241,6 +237,11 @@ def update_dataset(actor: User, dataset: Dataset, payload: Mapping[str, Any], *,
         # A full replacement clears optional extras that the payload leaves out.
         dataset.extras = {key: value for key, value in (dataset.extras or {}).items() if key in data}
     _apply(dataset, data)
+    problems = gate.classification_problems(dataset)
+    if dataset.state in (DatasetState.PENDING, DatasetState.PUBLISHED) and problems:
+        db.session.rollback()
+        raise Conflict("Bộ dữ liệu đang chờ duyệt hoặc đã công bố phải giữ phân loại «Dữ liệu mở». "
+                       "Hãy ngừng công bố trước khi đổi phân loại.", fields=problems)
     dataset.updated_at = utcnow()
     db.session.flush()
     refresh_document(dataset)

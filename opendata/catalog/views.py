@@ -100,7 +100,7 @@ def resource_download(name: str, resource_id: str, filename: str):
     response = send_stored_file(
         resources.resource_path(resource), download_name=resource.filename or filename,
         media_type=resource.media_type, sha256=resource.sha256, modified=resource.updated_at,
-        public=dataset.is_published,
+        public=resources.publicly_downloadable(resource),
     )
     if request.method == "GET" and is_first_byte_served(response):
         resources.count_download(resource)

@@ -115,14 +115,10 @@ def _move(actor: User, dataset: Dataset, verb: str, target: str, **details: str)
 def submit(actor: User, dataset: Dataset) -> Dataset:
     """Send a draft for review. The publisher must have classified it as open data."""
     _check(actor, "submit", dataset)
-    extras = dataset.extras or {}
-    missing = {name: ["Cần phân loại trước khi gửi duyệt."] for name in ("access_level", "importance")
-               if not extras.get(name)}
-    if missing:
-        raise Conflict("Cần phân loại bộ dữ liệu theo Luật Dữ liệu trước khi gửi duyệt.", fields=missing)
-    if extras["access_level"] != gate.PUBLISHABLE_ACCESS:
-        raise Conflict("Chỉ dữ liệu được phân loại là «Dữ liệu mở» mới được gửi duyệt để công bố.",
-                       fields={"access_level": ["Dữ liệu dùng chung hoặc dùng riêng không được công bố."]})
+    problems = gate.classification_problems(dataset)
+    if problems:
+        raise Conflict("Cần phân loại bộ dữ liệu là «Dữ liệu mở» theo Luật Dữ liệu trước khi gửi duyệt.",
+                       fields=problems)
     return _move(actor, dataset, "submit", P)
 
 
@@ -211,13 +207,20 @@ def override_privacy(actor: User, dataset: Dataset, reason: str) -> Dataset:
     entries = gate.override_entries(dataset)
     if not entries:
         raise Conflict("Không có phát hiện nào cần xác nhận (hoặc tệp vẫn đang được quét).")
-    override = {"reason": reason, "by": actor.id, "by_name": actor.display_name,
-                "at": utcnow().isoformat(timespec="seconds"), "resources": entries}
-    previous = dataset.privacy_override
-    dataset.privacy_override = override
+    previous = dataset.privacy_override or {}
+    # Earlier acceptances keep covering the files they were given for, while those files are unchanged.
+    accepted = previous.get("resources", {})
+    still_valid = {resource.id: accepted[resource.id] for resource in dataset.resources
+                   if accepted.get(resource.id) == (resource.sha256 or resource.url)}
+    earlier = previous.get("earlier", [])
+    if previous:
+        earlier = [*earlier, {key: value for key, value in previous.items() if key != "earlier"}]
+    dataset.privacy_override = {"reason": reason, "by": actor.id, "by_name": actor.display_name,
+                                "at": utcnow().isoformat(timespec="seconds"),
+                                "resources": {**still_valid, **entries}, "earlier": earlier}
     findings = {resource.name: gate.finding_kinds(resource) for resource in dataset.resources
                 if resource.id in entries}
     record(actor, "dataset:privacy_override", dataset, agency_id=dataset.agency_id,
-           before={"privacy_override": previous}, after={"reason": reason, "files": findings})
+           before={"privacy_override": previous or None}, after={"reason": reason, "files": findings})
     db.session.commit()
     return dataset

@@ -11,16 +11,24 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from flask import current_app
+from datetime import datetime, timedelta
 
-from opendata.catalog.models import Dataset, Resource
+from flask import current_app
+from sqlalchemy import select
+
+from opendata.catalog.models import Dataset, Resource, utcnow
 from opendata.extensions import db
 from opendata.privacy.scanner import ScanReport, scan_file
+from opendata.storage.files import file_store
 from opendata.tasks import enqueue, job
 
 log = logging.getLogger(__name__)
 
-TABULAR_FORMATS = frozenset({"CSV", "TSV", "XLSX"})
+TABULAR_FORMATS = frozenset({"CSV", "TSV", "XLSX"})  # files with columns: a data dictionary
+SCANNED_FORMATS = frozenset({"CSV", "TSV", "TXT", "XLSX"})  # what the scanner reads
+# Tables and archives the scanner cannot read (yet): an agency admin must look and decide.
+UNSCANNABLE_FORMATS = frozenset({"XLS", "ODS", "ZIP"})
+LINKED_TABLE_FORMATS = TABULAR_FORMATS | UNSCANNABLE_FORMATS
 PENDING, RUNNING, DONE, FAILED = "pending", "running", "done", "failed"
 # Only these classifications of the Law on Data (60/2024/QH15) may be published.
 PUBLISHABLE_ACCESS = "open"
@@ -36,15 +44,26 @@ class Blocker:
     overridable: bool = False
 
 
+def content_format(resource: Resource) -> str:
+    """What the file is: for an upload, the format sniffed from its bytes, which nobody can edit."""
+    sniffed = (resource.extras or {}).get("sniffed_format") if resource.is_upload else None
+    return (sniffed or resource.format or "").upper()
+
+
 def is_tabular(resource: Resource) -> bool:
-    return (resource.format or "").upper() in TABULAR_FORMATS
+    return content_format(resource) in TABULAR_FORMATS
+
+
+def needs_scan(resource: Resource) -> bool:
+    return resource.is_upload and content_format(resource) in SCANNED_FORMATS
 
 
 def start_scan(resource: Resource) -> None:
-    """Mark a just-committed tabular upload as waiting for its scan, and run or queue it."""
-    if not (is_tabular(resource) and resource.is_upload):
+    """Mark a just-committed upload of text or a table as waiting for its scan, and run or queue it."""
+    if not needs_scan(resource):
         return
-    resource.privacy_scan = {"status": PENDING, "sha256": resource.sha256}
+    resource.privacy_scan = {"status": PENDING, "sha256": resource.sha256,
+                             "queued_at": utcnow().isoformat(timespec="seconds")}
     db.session.commit()
     if (resource.size or 0) <= current_app.config["SCAN_INLINE_MAX"]:
         run_scan(resource.id, resource.sha256)
@@ -55,15 +74,16 @@ def start_scan(resource: Resource) -> None:
 @job("privacy_scan")
 def run_scan(resource_id: str, sha256: str) -> None:
     """Scan one file and store the report; a stale job (the file was replaced) does nothing."""
-    from opendata.catalog.services import file_store  # services import this module
-
     resource = db.session.get(Resource, resource_id)
     if resource is None or resource.sha256 != sha256 or not resource.storage_key:
         return
     resource.privacy_scan = {"status": RUNNING, "sha256": sha256}
     db.session.commit()
     try:
-        report = scan_file(file_store().path(resource.storage_key), resource.format.upper(), resource.encoding)
+        fmt = content_format(resource)
+        # Plain text is read as a one-column table: a list of ID numbers is still personal data.
+        report = scan_file(file_store().path(resource.storage_key), "CSV" if fmt == "TXT" else fmt,
+                           resource.encoding)
         status = FAILED if report.error else DONE
         result = {"status": status, "sha256": sha256, "report": report.to_dict()}
     except Exception:  # noqa: BLE001 - a scan that crashes must block publication, not vanish
@@ -73,6 +93,29 @@ def run_scan(resource_id: str, sha256: str) -> None:
     if resource.sha256 == sha256:
         resource.privacy_scan = result
         db.session.commit()
+
+
+def _stale(resource: Resource, older_than: timedelta) -> bool:
+    scan = resource.privacy_scan or {}
+    if scan.get("sha256") != resource.sha256 or not scan.get("status"):
+        return True  # never scanned: uploaded before the gate existed, or the file changed
+    if scan["status"] in (PENDING, RUNNING):
+        queued = scan.get("queued_at")
+        return queued is None or datetime.fromisoformat(queued) < utcnow() - older_than
+    return False
+
+
+def rescan(older_than: timedelta = timedelta(minutes=30)) -> int:
+    """Scan again every upload whose scan is missing, outdated, or stuck (a worker that died).
+
+    Run by ``opendata privacy rescan`` (and by ``make serve``): without it, files uploaded
+    before an upgrade, or whose job was lost, would stay blocked. Returns how many.
+    """
+    candidates = db.session.scalars(select(Resource).where(Resource.storage_key.is_not(None)))
+    stale = [resource for resource in candidates if needs_scan(resource) and _stale(resource, older_than)]
+    for resource in stale:
+        start_scan(resource)
+    return len(stale)
 
 
 def report_of(resource: Resource) -> ScanReport | None:
@@ -98,14 +141,19 @@ def _covered(dataset: Dataset, resource: Resource) -> bool:
 
 def resource_blocker(dataset: Dataset, resource: Resource) -> Blocker | None:
     """What in this resource stops publication, if anything."""
-    if not is_tabular(resource):
-        return None
-    name = resource.name
+    name, fmt = resource.name, content_format(resource)
     if not resource.is_upload:
-        if _covered(dataset, resource):
+        if fmt not in LINKED_TABLE_FORMATS or _covered(dataset, resource):
             return None
         return Blocker("not_scanned", f"Tệp «{name}» là đường dẫn ra ngoài cổng nên không quét được dữ liệu "
                        "cá nhân; cần quản trị viên của cơ quan xác nhận.", resource.id, overridable=True)
+    if fmt in UNSCANNABLE_FORMATS:
+        if _covered(dataset, resource):
+            return None
+        return Blocker("not_scannable", f"Cổng chưa đọc được tệp {fmt} «{name}» để quét dữ liệu cá nhân; cần "
+                       "quản trị viên của cơ quan kiểm tra và xác nhận.", resource.id, overridable=True)
+    if fmt not in SCANNED_FORMATS:
+        return None
     scan = resource.privacy_scan or {}
     if scan.get("sha256") != resource.sha256 or scan.get("status") in (None, PENDING, RUNNING):
         return Blocker("scan_pending", f"Tệp «{name}» đang được quét dữ liệu cá nhân, vui lòng đợi.", resource.id)
@@ -121,12 +169,21 @@ def resource_blocker(dataset: Dataset, resource: Resource) -> Blocker | None:
     return None
 
 
+def classification_problems(dataset: Dataset) -> dict[str, list[str]]:
+    """Per field, why the Law on Data classification does not allow publication; empty when it does."""
+    extras = dataset.extras or {}
+    problems = {name: ["Cần phân loại trước khi gửi duyệt hoặc công bố."] for name in ("access_level", "importance")
+                if not extras.get(name)}
+    if extras.get("access_level") and extras["access_level"] != PUBLISHABLE_ACCESS:
+        problems["access_level"] = ["Chỉ dữ liệu được phân loại là «Dữ liệu mở» mới được công bố "
+                                    "(Luật Dữ liệu 60/2024/QH15)."]
+    return problems
+
+
 def blockers(dataset: Dataset) -> list[Blocker]:
     """Everything that stops ``dataset`` from being published; empty when it may be."""
-    found = []
-    if (dataset.extras or {}).get("access_level") != PUBLISHABLE_ACCESS:
-        found.append(Blocker("classification", "Chỉ dữ liệu được phân loại là «Dữ liệu mở» mới được công bố "
-                             "(Luật Dữ liệu 60/2024/QH15)."))
+    found = [Blocker("classification", message) for messages in classification_problems(dataset).values()
+             for message in messages]
     for resource in dataset.resources:
         blocker = resource_blocker(dataset, resource)
         if blocker is not None:

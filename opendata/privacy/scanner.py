@@ -97,7 +97,8 @@ _MANY_DIGITS = re.compile(r"\d(?:[\s.\-()+]{0,2}\d){8}")
 _ALONE_BEFORE = r"(?<![\w+/\-])(?<!\d[.,])"
 _ID = re.compile(_ALONE_BEFORE + r"(\d{12}|\d{9})(?![\w/\-]|[.,]\d)")
 _PHONE = re.compile(
-    _ALONE_BEFORE + r"(\(?\+84\)?[\s.\-]?|84|0)(\d(?:[\s.\-]?\d){7,9})(?!\d|[.,\-]\d)"
+    # `(0263) 3822123`: an area code in brackets is how many offices write landlines.
+    _ALONE_BEFORE + r"(\(?\+84\)?[\s.\-]?|84|\(?0)(\d(?:(?:\)\s?|[\s.\-])?\d){7,9})(?!\d|[.,\-]\d)"
 )
 _EMAIL = re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}")
 _VALID_PHONE = re.compile(r"0[35789]\d{8}|02\d{9}|01[2689]\d{8}")  # mobile, landline, pre-2018 mobile
@@ -337,6 +338,7 @@ class _Unreadable(Exception):
 
 
 _SNIFF_LINES = 50
+_MAX_FIELD = 128 * 1024  # the csv module's own default
 _HEADER_SEARCH_ROWS = 10
 
 
@@ -353,6 +355,9 @@ def _csv_rows(path: Path, fmt: str, codec: str | None) -> Iterator[list[str]]:
     if codec is None:
         with path.open("rb") as stream:
             codec = detect(stream.read(64 * 1024)).codec
+    # The csv module's field limit is process-wide and other libraries raise it; a file with
+    # one unterminated quote would otherwise be read into memory as a single field.
+    csv.field_size_limit(_MAX_FIELD)
     with open_text(path, codec) as lines:
         head = list(islice(lines, _SNIFF_LINES))
         if _looks_binary(head):

@@ -21,6 +21,7 @@ from opendata.privacy import gate
 from opendata.privacy.scanner import KIND_LABELS
 from opendata.publishing import forms, queries
 from opendata.publishing.columns import columns_of
+from opendata.web import safe_next
 
 bp = Blueprint("publish", __name__)
 
@@ -38,11 +39,6 @@ def _refusal(error: AppError) -> str:
     details = [message for messages in error.fields.values()
                for message in (messages if isinstance(messages, list) else [messages])]
     return " ".join([error.message, *[message for message in details if message not in error.message]])
-
-
-def _local(target: str | None) -> str | None:
-    """A ``next`` address only if it stays on this site."""
-    return target if target and target.startswith("/") and not target.startswith("//") else None
 
 
 def _edit_url(name: str) -> str:
@@ -136,7 +132,7 @@ def dataset_transition(name: str, transition: str):
     flash(f"Đã thực hiện: {workflow.TRANSITIONS[transition].label}.", "success")
     if transition == "purge" or result is None or result.deleted_at is not None:
         return redirect(url_for("publish.dashboard"), 303)
-    return redirect(_local(request.form.get("next")) or _edit_url(name), 303)
+    return redirect(safe_next(request.form.get("next")) or _edit_url(name), 303)
 
 
 @bp.post("/dataset/<name>/privacy-override")

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from flask import current_app
+
 from opendata.text import nfc
 
 CHUNK = 1024 * 1024
@@ -107,6 +109,12 @@ class Receiving:
     def closed(self) -> bool:
         return self._file.closed
 
+    @property
+    def reading_path(self) -> Path:
+        """A path to read the received bytes by while the file has no name of its own yet."""
+        self._file.flush()
+        return self._named or Path(f"/proc/self/fd/{self._file.fileno()}")
+
     def link_to(self, final: Path) -> None:
         """Give the complete file its final name (durably), then let go of the temporary one."""
         self._file.flush()
@@ -155,25 +163,31 @@ class FileStore:
     def receiving(self, *, max_size: int | None = None) -> Receiving:
         return Receiving(self.root, max_size=max_size)
 
-    def save(self, stream: BinaryIO | Receiving, *, max_size: int | None = None) -> StoredFile:
-        """Store ``stream`` chunk by chunk (never whole in memory) and return its key.
+    def receive(self, stream: BinaryIO | Receiving, *, max_size: int | None = None) -> Receiving:
+        """The complete bytes of ``stream``, received chunk by chunk (never whole in memory), not yet kept.
 
-        A ``Receiving`` file that already holds the bytes (a multipart upload) is
-        linked into place without another copy.
+        A ``Receiving`` file that already holds the bytes (a multipart upload) is used as it is.
         """
         if isinstance(stream, Receiving):
-            received = stream
-            if max_size is not None and received.size > max_size:
-                received.close()
-                raise FileTooLarge(received.size)
-        else:
-            received = self.receiving(max_size=max_size)
-            try:
-                while chunk := stream.read(CHUNK):
-                    received.write(chunk)
-            except BaseException:
-                received.close()
-                raise
+            if max_size is not None and stream.size > max_size:
+                stream.close()
+                raise FileTooLarge(stream.size)
+            return stream
+        received = self.receiving(max_size=max_size)
+        try:
+            while chunk := stream.read(CHUNK):
+                received.write(chunk)
+        except BaseException:
+            received.close()
+            raise
+        return received
+
+    def save(self, stream: BinaryIO | Receiving, *, max_size: int | None = None) -> StoredFile:
+        """Receive ``stream`` and keep it: its key, size and SHA-256."""
+        return self.keep(self.receive(stream, max_size=max_size))
+
+    def keep(self, received: Receiving) -> StoredFile:
+        """Give a received file its place in the store (a link: no copy)."""
         key_id = uuid.uuid4().hex
         key = f"{key_id[:2]}/{key_id[2:4]}/{key_id}"
         try:
@@ -187,3 +201,8 @@ class FileStore:
 
     def exists(self, key: str) -> bool:
         return self.path(key).is_file()
+
+
+def file_store() -> FileStore:
+    """The application's file store (``STORAGE_PATH``)."""
+    return FileStore(current_app.config["STORAGE_PATH"])

@@ -172,11 +172,20 @@ def test_an_existing_user_joins_and_keeps_a_higher_role(system, admin, agency, o
         accounts.accept_invitation(secret, _new_user())
     assert accounts.accept_invitation(secret, {}, user=user) == user
     assert {m.agency_id: m.role for m in user.memberships} == {agency.id: "member", other.id: "admin"}
-    _, lower = accounts.invite(system, other, "bat-ky@example.org", "editor")
-    accounts.accept_invitation(lower, {}, user=user)  # an admin invited as editor stays admin
-    _, higher = accounts.invite(admin, agency, "bat-ky@example.org", "admin")
-    accounts.accept_invitation(higher, {}, user=user)
-    assert {m.agency_id: m.role for m in user.memberships} == {agency.id: "admin", other.id: "admin"}
+    # Invited as an editor where it became an admin meanwhile (by another way): it stays admin.
+    third = make_agency(system)
+    _, lower = accounts.invite(system, third, "co@example.org", "editor")
+    accounts.add_member(system, third, user, "admin")
+    accounts.accept_invitation(lower, {}, user=user)
+    assert {m.agency_id: m.role for m in user.memberships}[third.id] == "admin"
+
+
+def test_an_invitation_cannot_be_taken_by_another_account(system, admin, agency, outbox):
+    mallory = make_user(system, email="mallory@example.org")
+    _, secret = accounts.invite(admin, agency, "alice@example.org", "admin")
+    with pytest.raises(Conflict):
+        accounts.accept_invitation(secret, {}, user=mallory)
+    assert mallory.memberships == []
 
 
 # --- memberships ---------------------------------------------------------------------------

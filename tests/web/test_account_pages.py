@@ -104,8 +104,8 @@ def test_invitation_journey_ends_logged_in_with_the_membership(app, admin, agenc
 
 
 def test_a_logged_in_user_accepts_with_one_button(app, system, admin, agencies, outbox):
+    user = make_user(system, agencies[1], "editor", email="khac@example.org")
     accounts.invite(admin, agencies[0], "khac@example.org", "member")
-    user = make_user(system, agencies[1], "editor")
     client = _client(app)
     sign_in(client, user)
     path = _link_path(outbox[0])
