@@ -176,3 +176,37 @@ def test_manage_members(app, client, cast):
                              data={"email": f"moi{index}@example.org", "role": "editor"})
         answers[role] = (_outcome(page), _outcome(invite))
     assert answers == MEMBERS
+
+
+# The same table through the REST API: a token instead of a session, JSON instead of forms.
+# Success is 200, 201 or 204 instead of a page or a redirect; "log in first" is 401.
+API_OUTCOME = {"200": "ok", "303": "ok", "login": "401"}
+
+
+def _api_request(client, action: str, name: str, token: str | None):
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    if action == "view":
+        return client.get(f"/api/v1/datasets/{name}", headers=headers)
+    if action == "edit":
+        return client.patch(f"/api/v1/datasets/{name}", json={"title": "Tên đã sửa"}, headers=headers)
+    if action == "upload":
+        return client.post(f"/api/v1/datasets/{name}/resources?filename=bao-cao.pdf", headers=headers,
+                           data=b"%PDF-1.4\n%\xe2\xe3\n1 0 obj\n", content_type="application/octet-stream")
+    return client.post(f"/api/v1/datasets/{name}/{action}", json={}, headers=headers)
+
+
+@pytest.mark.parametrize("action", ("view", "edit", "upload", "submit", "approve", "publish", "withdraw",
+                                    "delete", "restore", "purge"))
+def test_role_action_state_through_the_rest_api(client, system, cast, action):
+    from opendata.accounts.services import create_token
+
+    agency, users = cast
+    tokens = {role: create_token(user, user, "bảng quyền")[1] if user else None for role, user in users.items()}
+    answers, expected = {}, {}
+    for role in ROLES:
+        answers[role] = {}
+        for state in STATES:
+            response = _api_request(client, action, _dataset_in(system, agency, state).name, tokens[role])
+            answers[role][state] = "ok" if response.status_code in (200, 201, 204) else str(response.status_code)
+        expected[role] = {state: API_OUTCOME.get(cell, cell) for state, cell in EXPECTED[(action, role)].items()}
+    assert answers == expected
