@@ -15,7 +15,9 @@ import os
 import shutil
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator
+from itertools import islice
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,6 +33,7 @@ from opendata.search.text import Clause, parse_query, words
 from opendata.text import fold
 
 INDEX_NAME = "datasets"
+RANKINGS_KEPT = 128  # queries whose full first-tier ranking a searcher generation keeps
 # (field, boost) pairs. Exact fields keep diacritics and outweigh their folded
 # twins, so `lâm` ranks a title with "lâm" above one with only "lắm".
 # The description has no exact twin: it would double the postings written per
@@ -124,6 +127,10 @@ class _Snapshot:
     searcher: object
     table: FacetTable
     terms: dict[tuple[str, str], int] = field(default_factory=dict)
+    # Every first-tier document of a query, best first: scored once per generation, as
+    # Solr's query result cache does, since Whoosh scores in Python. Scores do not depend
+    # on filters or visibility, so each page is this order restricted to what is allowed.
+    rankings: OrderedDict[tuple[Clause, ...], list[int]] = field(default_factory=OrderedDict)
 
     @property
     def size(self) -> int:
@@ -143,6 +150,18 @@ class _Snapshot:
                 self.terms.clear()
             self.terms[key] = bitmap
         return bitmap
+
+    def ranking(self, clauses: list[Clause], text_query: Query) -> list[int]:
+        key = tuple(clauses)
+        order = self.rankings.get(key)
+        if order is None:
+            order = [hit.docnum for hit in self.searcher.search(text_query, limit=None)]
+            self.rankings[key] = order
+            if len(self.rankings) > RANKINGS_KEPT:
+                self.rankings.popitem(last=False)
+        else:
+            self.rankings.move_to_end(key)
+        return order
 
     def matching(self, clauses: list[Clause]) -> int:
         """Documents matching every clause: word in any field, or all of a phrase's pairs."""
@@ -326,25 +345,19 @@ class WhooshBackend:
         strong = final & snap.strong(clauses)
         strong_count = bitmaps.count(strong)
         strong_query = And([_clause_query(clause, strong_only=True) for clause in clauses])
-        page = self._scored(snap, strong_query, strong, strong_count, min(stop, strong_count))
+        page = self._scored(snap, clauses, strong_query, strong, min(stop, strong_count))
         if stop > strong_count:
             rest = final & ~strong
             page += snap.table.ordered_page(rest, total - strong_count, "updated", 0, stop - strong_count)
         return page[start:stop]
 
     @staticmethod
-    def _scored(snap: _Snapshot, text_query: Query, allowed: int, allowed_count: int, limit: int) -> list[int]:
+    def _scored(snap: _Snapshot, clauses: list[Clause], text_query: Query, allowed: int, limit: int) -> list[int]:
         """The ``limit`` best-scored documents of ``allowed``."""
-        if limit <= 0 or not allowed_count:
+        if limit <= 0 or not allowed:
             return []
-        # The allowed documents go in as a filter or, when fewer are excluded than
-        # kept, as a mask: the smaller set to build and to test.
-        excluded = snap.table.live & ~allowed
-        if bitmaps.count(excluded) < allowed_count:
-            results = snap.searcher.search(text_query, limit=limit, mask=set(bitmaps.ids(excluded)))
-        else:
-            results = snap.searcher.search(text_query, limit=limit, filter=set(bitmaps.ids(allowed)))
-        return [hit.docnum for hit in results]
+        allowed_ids = set(bitmaps.ids(allowed))
+        return list(islice((doc for doc in snap.ranking(clauses, text_query) if doc in allowed_ids), limit))
 
     def autocomplete(self, q: str, visibility: Visibility, limit: int = 8) -> list[str]:
         clauses = parse_query(q, drop_stop_words=False)

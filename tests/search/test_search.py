@@ -1,9 +1,11 @@
 """One suite for both backends: the same queries must give the same answers."""
 
 import pytest
+from sqlalchemy import select
 
 from opendata.accounts.services import create_token
 from opendata.catalog import services
+from opendata.catalog.models import Dataset
 from opendata.extensions import db
 from opendata.search import service, sync
 from opendata.search.backends import backend
@@ -247,3 +249,17 @@ def test_control_characters_and_giant_words_neither_fail_nor_block_indexing(clie
     assert client.get("/dataset", query_string={"q": "x" * 3000}).status_code == 200
     assert titles(service.search_datasets(None, q="dan so")) == ["Dân số tỉnh"]
     assert sync.check().total == 0
+
+
+def test_a_filter_keeps_the_relevance_order_of_what_it_keeps(system, agencies):
+    """Relevance pages are the query's ranking restricted to the allowed datasets (the ranking
+    is computed once per index generation); a facet filter must not reorder them."""
+    for index in range(6):
+        agency = agencies["gd"] if index % 2 else agencies["yt"]
+        make_dataset(system, agency, title=f"Trường học {'trường ' * index}số {index}", tags=["trường học"])
+    everything = titles(service.search_datasets(None, q="trường", per_page=50))
+    only_gd = titles(service.search_datasets(None, q="trường", filters={"organization": ["so-giao-duc-va-dao-tao"]},
+                                             per_page=50))
+    gd_titles = {d.title for d in db.session.scalars(select(Dataset).where(Dataset.agency_id == agencies["gd"].id))}
+    assert only_gd == [title for title in everything if title in gd_titles]
+    assert len(only_gd) == 3
