@@ -131,6 +131,7 @@ class _Snapshot:
     # Solr's query result cache does, since Whoosh scores in Python. Scores do not depend
     # on filters or visibility, so each page is this order restricted to what is allowed.
     rankings: OrderedDict[tuple[Clause, ...], list[int]] = field(default_factory=OrderedDict)
+    asked: set[tuple[Clause, ...]] = field(default_factory=set)
 
     @property
     def size(self) -> int:
@@ -151,10 +152,20 @@ class _Snapshot:
             self.terms[key] = bitmap
         return bitmap
 
-    def ranking(self, clauses: list[Clause], text_query: Query) -> list[int]:
+    def ranking(self, clauses: list[Clause], text_query: Query) -> list[int] | None:
+        """The query's full ranking once it is asked a second time; None the first time.
+
+        Scoring every match costs more than finding the best few, so a query seen once
+        is answered the direct way, and only a query that comes back is ranked in full.
+        """
         key = tuple(clauses)
         order = self.rankings.get(key)
         if order is None:
+            if key not in self.asked:
+                if len(self.asked) > 16 * RANKINGS_KEPT:
+                    self.asked.clear()
+                self.asked.add(key)
+                return None
             order = [hit.docnum for hit in self.searcher.search(text_query, limit=None)]
             self.rankings[key] = order
             if len(self.rankings) > RANKINGS_KEPT:
@@ -356,8 +367,18 @@ class WhooshBackend:
         """The ``limit`` best-scored documents of ``allowed``."""
         if limit <= 0 or not allowed:
             return []
-        allowed_ids = set(bitmaps.ids(allowed))
-        return list(islice((doc for doc in snap.ranking(clauses, text_query) if doc in allowed_ids), limit))
+        ranking = snap.ranking(clauses, text_query)
+        if ranking is not None:
+            allowed_ids = set(bitmaps.ids(allowed))
+            return list(islice((doc for doc in ranking if doc in allowed_ids), limit))
+        # The allowed documents go in as a filter or, when fewer are excluded than
+        # kept, as a mask: the smaller set to build and to test.
+        excluded = snap.table.live & ~allowed
+        if bitmaps.count(excluded) < bitmaps.count(allowed):
+            results = snap.searcher.search(text_query, limit=limit, mask=set(bitmaps.ids(excluded)))
+        else:
+            results = snap.searcher.search(text_query, limit=limit, filter=set(bitmaps.ids(allowed)))
+        return [hit.docnum for hit in results]
 
     def autocomplete(self, q: str, visibility: Visibility, limit: int = 8) -> list[str]:
         clauses = parse_query(q, drop_stop_words=False)
