@@ -487,6 +487,8 @@ def issue_token(actor: User, user: User, payload: Mapping[str, Any]) -> tuple[Ap
     if data["expires_on"] is not None:
         if data["expires_on"] < utcnow().date():
             raise ValidationFailed(fields={"expires_on": ["Ngày hết hạn phải từ hôm nay trở đi."]})
+        if data["expires_on"].year > 9000:
+            raise ValidationFailed(fields={"expires_on": ["Ngày hết hạn quá xa."]})
         # Valid through that whole day.
         expires_at = datetime.combine(data["expires_on"], datetime.min.time()) + timedelta(days=1)
     return create_token(actor, user, data["name"], expires_at=expires_at)

@@ -160,49 +160,58 @@ def add_resource(actor: User, dataset: Dataset, payload: Mapping[str, Any], uplo
 
 def replace_file(actor: User, dataset: Dataset, resource: Resource, upload: Upload) -> Resource:
     """Put a new file in place of a resource's file; the old one is removed once the row points away."""
-    authz.require(actor, Action.RESOURCE_UPLOAD, dataset)
-    before = ResourceSchema().dump(resource)
-    old_key = resource.storage_key
-    received = _receive(upload)
-    try:
-        _apply_file(resource, received)
-        resource.updated_at = utcnow()
-        _touch(dataset)
-        record(actor, "resource:replace", resource, agency_id=dataset.agency_id,
-               before=before, after={**ResourceSchema().dump(resource), "dataset": dataset.name,
-                                     "dataset_id": dataset.id})
-    except BaseException:
-        db.session.rollback()
-        file_store().delete(received.stored.key)
-        raise
-    _commit_or_discard(received)
-    if old_key and old_key != resource.storage_key:
-        file_store().delete(old_key)
-    gate.start_scan(resource)
-    return resource
+    return update_resource(actor, dataset, resource, {}, upload)
 
 
-def update_resource(actor: User, dataset: Dataset, resource: Resource, payload: Mapping[str, Any]) -> Resource:
-    """Edit a resource's description, name, link or data dictionary (fields given only)."""
-    authz.require(actor, Action.RESOURCE_UPLOAD, dataset)
+def _changes(resource: Resource, payload: Mapping[str, Any], *, replacing: bool) -> dict[str, Any]:
+    """The validated fields of an edit; an upload's format and address are not the publisher's to set."""
     data = load_payload(ResourceSchema(), payload, partial=True)
-    if data.get("url") and resource.is_upload:
+    uploaded = resource.is_upload or replacing
+    if data.get("url") and uploaded:
         raise ValidationFailed(fields={"url": ["Tài nguyên này là tệp tải lên; hãy thay tệp thay vì nhập đường dẫn."]})
-    if resource.is_upload and data.get("format") not in (None, resource.format):
+    if uploaded and data.get("format") not in (None, resource.format) and not replacing:
         # An upload's format is what its content is: the personal-data gate relies on it.
         raise ValidationFailed(fields={"format": ["Định dạng của tệp tải lên được nhận diện từ nội dung, không sửa được."]})
-    if resource.is_upload:
+    if uploaded:
         data.pop("format", None)
+        data.pop("url", None)
+    return data
+
+
+def update_resource(actor: User, dataset: Dataset, resource: Resource, payload: Mapping[str, Any],
+                    upload: Upload | None = None) -> Resource:
+    """Edit a resource's fields (those given only) and, with ``upload``, put a new file in its place.
+
+    Everything is validated before the new file is received, and the change commits
+    once: a refused edit leaves the old file and fields as they were.
+    """
+    authz.require(actor, Action.RESOURCE_UPLOAD, dataset)
+    data = _changes(resource, payload, replacing=upload is not None)
     before = ResourceSchema().dump(resource)
-    for key, value in data.items():
-        setattr(resource, key, value)
-    if "url" in data and not resource.is_upload:
-        resource.format = data.get("format") or _format_from_name(None, resource.url)
-    resource.updated_at = utcnow()
-    _touch(dataset)
-    record(actor, "resource:update", resource, agency_id=dataset.agency_id,
-           before=before, after={**ResourceSchema().dump(resource), "dataset": dataset.name, "dataset_id": dataset.id})
-    db.session.commit()
+    old_key = resource.storage_key
+    received = _receive(upload) if upload is not None else None
+    try:
+        if received is not None:
+            _apply_file(resource, received)
+        for key, value in data.items():
+            setattr(resource, key, value)
+        if "url" in data and not resource.is_upload:
+            resource.format = data.get("format") or _format_from_name(None, resource.url)
+        resource.updated_at = utcnow()
+        _touch(dataset)
+        record(actor, "resource:replace" if received is not None else "resource:update", resource,
+               agency_id=dataset.agency_id, before=before,
+               after={**ResourceSchema().dump(resource), "dataset": dataset.name, "dataset_id": dataset.id})
+    except BaseException:
+        db.session.rollback()
+        if received is not None:
+            file_store().delete(received.stored.key)
+        raise
+    _commit_or_discard(received)
+    if received is not None:
+        if old_key and old_key != resource.storage_key:
+            file_store().delete(old_key)
+        gate.start_scan(resource)
     return resource
 
 

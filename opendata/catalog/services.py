@@ -228,6 +228,11 @@ def update_dataset(actor: User, dataset: Dataset, payload: Mapping[str, Any], *,
     if "agency" in data and data["agency"] != dataset.agency.name:
         agency = _agency_for(data)
         authz.require(actor, Action.DATASET_CREATE, agency)
+        if dataset.state != DatasetState.DRAFT:
+            # A submitted or published dataset leaves one agency's review for another's:
+            # both sides' publishers must agree (withdraw here, publish there).
+            authz.require(actor, Action.DATASET_WITHDRAW, dataset)
+            authz.require(actor, Action.DATASET_PUBLISH, agency)
         dataset.agency = agency
     if data.get("name") and data["name"] != dataset.name:
         if db.session.scalar(select(Dataset.id).where(Dataset.name == data["name"])):

@@ -18,13 +18,20 @@ bp = Blueprint("interop", __name__)
 
 
 def _cache(response: Response, public: bool) -> Response:
-    # Unpublished data must not sit in a shared cache; published data may, briefly.
-    response.cache_control.max_age = 300
+    """Only what anyone may get may sit in a shared cache, briefly; the rest is private."""
+    response.vary.update(("Cookie", "Authorization", "X-CKAN-API-Key"))
     if public:
+        response.cache_control.max_age = 300
         response.cache_control.public = True
     else:
         response.cache_control.private = True
+        response.cache_control.no_store = True
     return response
+
+
+def _public(dataset) -> bool:
+    """Whether every reader gets this same package: published, and every file cleared by the gate."""
+    return dataset.is_published and all(resources.publicly_downloadable(resource) for resource in dataset.resources)
 
 
 @bp.get("/dataset/<name>/download.zip")
@@ -32,7 +39,7 @@ def dataset_zip(name: str):
     actor = current_actor()
     dataset = services.get_dataset(actor, name)
     package = package_for(actor, dataset, in_zip=True)
-    public, archive_name = dataset.is_published, f"{dataset.name}.zip"
+    archive_name = f"{dataset.name}.zip"
     chunks = zip_chunks(package)  # checks every file is there before the first byte goes out
     if request.method == "GET":
         included = {item.resource_id for item in package.files}
@@ -41,7 +48,7 @@ def dataset_zip(name: str):
     response = Response(chunks, mimetype="application/zip", direct_passthrough=True)
     response.headers["Content-Disposition"] = f'attachment; filename="{archive_name}"'
     response.headers["X-Content-Type-Options"] = "nosniff"
-    return _cache(response, public)
+    return _cache(response, _public(dataset))
 
 
 @bp.get("/dataset/<name>/datapackage.json")
@@ -51,4 +58,4 @@ def datapackage(name: str):
     response = current_app.json.response(package_for(actor, dataset, in_zip=False).descriptor)
     if dataset.is_published:
         response.headers["Access-Control-Allow-Origin"] = "*"  # Frictionless tools in the browser read it
-    return _cache(response, dataset.is_published)
+    return _cache(response, _public(dataset))

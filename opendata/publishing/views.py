@@ -195,15 +195,14 @@ def resource_edit(name: str, resource_id: str):
     if request.method == "GET":
         return _render_resource_form(dataset, resource)
     replacement = request.files.get("file")
+    upload = resources.Upload(replacement.stream, replacement.filename) \
+        if replacement is not None and replacement.filename else None
+    payload = forms.resource_payload(request.form)
+    columns = columns_of(resource)
+    if columns and request.form.get("dictionary") == "1" and upload is None:
+        payload["schema"] = forms.table_schema(request.form, columns)  # a new file's columns may differ
     try:
-        if replacement is not None and replacement.filename:
-            resources.replace_file(_actor(), dataset, resource, resources.Upload(replacement.stream,
-                                                                                 replacement.filename))
-        payload = forms.resource_payload(request.form)
-        columns = columns_of(resource)
-        if columns and request.form.get("dictionary") == "1":
-            payload["schema"] = forms.table_schema(request.form, columns)
-        resources.update_resource(_actor(), dataset, resource, payload)
+        resources.update_resource(_actor(), dataset, resource, payload, upload)
     except ValidationFailed as error:
         return _render_resource_form(dataset, resource, errors=error.fields, status=error.status)
     flash("Đã lưu tài nguyên.", "success")

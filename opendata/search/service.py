@@ -60,12 +60,13 @@ class SearchPage:
 
 
 def visibility_for(user: User | None, *, include_private: bool = True) -> Visibility:
-    """Sysadmins see everything; members see their agencies' unpublished datasets when they ask."""
+    """Published datasets; with ``include_private``, also what the user may read beyond them
+    (a sysadmin: everything; a member: the agency's unpublished datasets)."""
+    if not include_private:
+        return Visibility()
     everything, agency_ids = authz.read_scope(user)
     if everything:
         return Visibility(everything=True)
-    if not include_private:
-        return Visibility()
     return Visibility(agency_ids=frozenset(agency_ids))
 
 

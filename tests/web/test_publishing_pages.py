@@ -158,10 +158,12 @@ def test_link_reorder_replace_describe_and_delete(app, client, draft, editor):
     old_path = resources.resource_path(first)
     edit_url = f"/dataset/{draft.name}/resource/{first.id}/edit"
     response = submit(client, edit_url, data={
-        "name": "Hồ sơ theo xã", "description": "Số hồ sơ", "dictionary": "1",
-        "col-0-type": "string", "col-0-title": "Xã, phường",
-        "col-1-type": "integer", "col-1-title": "Số hồ sơ", "col-1-unit": "hồ sơ",
+        "name": "Hồ sơ theo xã", "description": "Số hồ sơ",
         "file": (io.BytesIO(CSV + "Bảo Lộc,55\n".encode()), "ho-so-2025.csv")}, content_type="multipart/form-data")
+    assert response.status_code == 303
+    response = submit(client, edit_url, data={
+        "name": "Hồ sơ theo xã", "dictionary": "1", "col-0-type": "string", "col-0-title": "Xã, phường",
+        "col-1-type": "integer", "col-1-title": "Số hồ sơ", "col-1-unit": "hồ sơ"})
     assert response.status_code == 303
     db.session.refresh(first)
     assert first.name == "Hồ sơ theo xã" and first.filename == "ho-so-2025.csv"

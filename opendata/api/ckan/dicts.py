@@ -208,7 +208,7 @@ def dataset_payload(data: Mapping[str, Any], agency_name: str | None) -> dict[st
     extras = data.get("extras")
     if isinstance(extras, list):  # CKAN's free extras: [{"key": ..., "value": ...}]
         for item in extras:
-            if isinstance(item, Mapping) and "key" in item:
+            if isinstance(item, Mapping) and isinstance(item.get("key"), str):
                 payload.setdefault(item["key"], item.get("value"))
     if agency_name is not None:
         payload["agency"] = agency_name

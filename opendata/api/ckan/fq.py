@@ -332,16 +332,21 @@ def parse_date(text: str) -> datetime | None:
     now = _NOW.fullmatch(text)
     if now:
         moment = datetime.now(timezone.utc).replace(tzinfo=None)
-        if now.group(1):
-            delta = timedelta(**{_UNITS[now.group(3)]: int(now.group(2))})
-            moment = moment + delta if now.group(1) == "+" else moment - delta
+        try:
+            if now.group(1):
+                delta = timedelta(**{_UNITS[now.group(3)]: int(now.group(2))})
+                moment = moment + delta if now.group(1) == "+" else moment - delta
+        except OverflowError:
+            raise FilterSyntaxError(f"'{text}' is out of the range of dates") from None
         return moment
     try:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00") if text.endswith("Z") else text)
+        if moment.tzinfo is not None:
+            moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
     except ValueError:
         raise FilterSyntaxError(f"'{text}' is not a date (use 2025-01-01T00:00:00Z, NOW-7DAYS or *)") from None
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
+    except OverflowError:
+        raise FilterSyntaxError(f"'{text}' is out of the range of dates") from None
     return moment
 
 

@@ -15,6 +15,7 @@ from werkzeug.datastructures import FileStorage
 
 from opendata.errors import ValidationFailed
 
+MAX_INTEGER = 2**31 - 1
 MISSING = "Thiếu giá trị (Missing value)."
 
 
@@ -69,7 +70,8 @@ class Params:
             raise ValidationFailed(fields={key: ["Phải là số nguyên (Invalid integer)."]})
         if minimum is not None and number < minimum:
             raise ValidationFailed(fields={key: [f"Phải lớn hơn hoặc bằng {minimum}."]})
-        return min(number, maximum) if maximum is not None else number
+        # Past any real catalogue, and small enough for a database offset: 10**30 answers an empty page.
+        return min(number, maximum if maximum is not None else MAX_INTEGER)
 
     def string_list(self, key: str) -> list[str]:
         """A list given as JSON (``["a", "b"]``), as a JSON string of one, or as one string."""

@@ -133,7 +133,7 @@ def _visible(visibility: Visibility) -> ColumnElement[bool]:
 
 
 def _year(value: str) -> ColumnElement[bool]:
-    if not re.fullmatch(r"\d{4}", value):
+    if not re.fullmatch(r"\d{4}", value) or not 1 <= int(value) < 9999:
         raise FilterSyntaxError(f"year '{value}' is not a four-digit year")
     year = int(value)
     return and_(Dataset.updated_at >= datetime(year, 1, 1), Dataset.updated_at < datetime(year + 1, 1, 1))

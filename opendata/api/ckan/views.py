@@ -20,6 +20,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
+from opendata.api.v1.http import JSON_LIMIT, finish
 from opendata.api.auth import InvalidToken, api_actor
 from opendata.api.ckan import read, write
 from opendata.api.ckan.fq import FilterSyntaxError
@@ -28,6 +29,7 @@ from opendata.errors import AppError, Forbidden, NotFound, PayloadTooLarge
 from opendata.extensions import db
 
 bp = Blueprint("ckan", __name__)
+bp.after_request(finish)  # CORS for reads; answers to a token stay out of shared caches
 
 
 def help_show(actor, params: Params) -> str:
@@ -66,6 +68,7 @@ def _params() -> Params:
         if request.mimetype != "multipart/form-data" and len(form) == 1 and next(iter(form.values())) == "":
             return Params(_json(next(iter(form))))
         return Params(form, request.files.to_dict())
+    request.max_content_length = JSON_LIMIT  # metadata only: files come as multipart uploads
     body = request.get_data(cache=False, as_text=True)
     return Params(_json(body) if body.strip() else {})
 

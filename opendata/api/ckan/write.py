@@ -23,6 +23,8 @@ from opendata.api.ckan.params import MISSING, Params
 from opendata.api.ckan.read import agency_from, resource_from_document
 from opendata.catalog import resources, services, workflow
 from opendata.catalog.models import Agency, Dataset, Resource
+from opendata.catalog.schemas import ResourceSchema
+from opendata.catalog.services import load_payload
 from opendata.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from opendata.extensions import db
 
@@ -34,6 +36,8 @@ def _agency_name(data: Mapping[str, Any]) -> str | None:
         key = data["organization"].get("name") or data["organization"].get("id")
     if not key:
         return None
+    if not isinstance(key, str):
+        raise ValidationFailed(fields={"owner_org": ["Phải là mã hoặc tên của một cơ quan."]})
     name = db.session.scalar(select(Agency.name).where(or_(Agency.id == key, Agency.name == key)))
     if name is None:
         raise ValidationFailed(fields={"owner_org": ["Không tìm thấy cơ quan này."]})
@@ -76,6 +80,18 @@ def _resource_values(item: Mapping[str, Any], current: Resource | None = None) -
     return values
 
 
+def _check_resource_items(items: Any, dataset: Dataset | None = None) -> None:
+    """Validate a ``resources`` list before the dataset or any resource changes (409 if one is wrong)."""
+    if items is None:
+        return
+    if not isinstance(items, list) or not all(isinstance(item, Mapping) for item in items):
+        raise ValidationFailed(fields={"resources": ["Phải là một danh sách tài nguyên."]})
+    current = {resource.id: resource for resource in dataset.resources} if dataset is not None else {}
+    for item in items:
+        existing = current.get(item.get("id"))
+        load_payload(ResourceSchema(), _resource_values(item, existing), partial=existing is not None)
+
+
 def _sync_resources(actor: User, dataset: Dataset, items: Any) -> None:
     """Make the dataset's resources those listed: update by id, add (as links) the others, remove the rest."""
     if items is None:
@@ -99,6 +115,7 @@ def _sync_resources(actor: User, dataset: Dataset, items: Any) -> None:
 def package_create(actor: User | None, params: Params) -> dict[str, Any]:
     """Create a draft dataset (resources given as links); ``private: false`` then publishes it."""
     data = params.data
+    _check_resource_items(data.get("resources"))
     dataset = services.create_dataset(_signed_in(actor), dataset_payload(data, _agency_name(data)))
     _sync_resources(actor, dataset, data.get("resources"))
     _apply_private(actor, dataset, _private(data))
@@ -108,6 +125,7 @@ def package_create(actor: User | None, params: Params) -> dict[str, Any]:
 def _update(actor: User | None, params: Params, *, partial: bool) -> dict[str, Any]:
     data = params.data
     dataset = services.get_dataset(actor, params.first("id", "name"))
+    _check_resource_items(data.get("resources"), dataset)
     agency = _agency_name(data) or (None if partial else dataset.agency.name)
     services.update_dataset(_signed_in(actor), dataset, dataset_payload(data, agency), partial=partial)
     _sync_resources(actor, dataset, data.get("resources"))
@@ -162,11 +180,10 @@ def resource_update(actor: User | None, params: Params) -> dict[str, Any]:
     """Change a resource: a new file in ``upload`` replaces the old one; the fields given are set."""
     dataset, resource = _resource(actor, params)
     upload = _upload(params)
-    if upload is not None:
-        resources.replace_file(_signed_in(actor), dataset, resource, upload)
     values = _resource_values(params.data, resource)
-    if values or upload is None:
-        resources.update_resource(_signed_in(actor), dataset, resource, values)
+    if upload is not None:
+        values.pop("url", None)  # clients send url="" beside an upload
+    resources.update_resource(_signed_in(actor), dataset, resource, values, upload)
     return resource_from_document(dataset, resource.id)
 
 

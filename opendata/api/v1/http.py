@@ -209,7 +209,7 @@ def finish(response: Response) -> Response:
             response.headers["Access-Control-Allow-Methods"] = "GET, HEAD, OPTIONS"
             response.headers["Access-Control-Allow-Headers"] = "Authorization, If-None-Match, Accept"
             response.headers["Access-Control-Max-Age"] = "86400"
-    response.vary.add("Authorization")
+    response.vary.update(("Authorization", "X-CKAN-API-Key"))
     if "Cache-Control" not in response.headers:
         # Revalidate every time (cheap with the ETag); answers to a token stay out of shared caches.
         response.headers["Cache-Control"] = "private, no-cache" if request.headers.get("Authorization") \
