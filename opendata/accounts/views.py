@@ -8,7 +8,7 @@ shows the form again with the messages (422 for bad input, 409 for a conflict).
 from __future__ import annotations
 
 
-from flask import Blueprint, flash, make_response, redirect, render_template, request, session, url_for
+from flask import Blueprint, current_app, flash, make_response, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
 from opendata.accounts import services
@@ -56,6 +56,15 @@ def _actor() -> User:
 def _fields(*names: str) -> dict[str, str]:
     """The named fields of the posted form (never the CSRF token or the buttons)."""
     return {name: request.form.get(name, "") for name in names}
+
+
+def _invited(email: str, secret: str, agency_title: str | None = None) -> str:
+    """What the inviter is told; without a mail server nothing was sent, so they get the link to pass on."""
+    where = f" vào {agency_title}" if agency_title else ""
+    if current_app.config["MAIL_SERVER"]:
+        return f"Đã gửi lời mời đến {email.strip()}{where}."
+    return (f"Đã tạo lời mời cho {email.strip()}{where}, nhưng cổng chưa cấu hình máy chủ thư nên thư chưa được "
+            f"gửi. Hãy chuyển liên kết này cho người được mời: {services.invitation_link(secret)}")
 
 
 def _link_invalid(error: AppError):
@@ -207,10 +216,10 @@ def member_invite(name: str):
     agency = catalog.get_agency(name)
     form = _fields("email", "role")
     try:
-        services.invite(_actor(), agency, form["email"], form["role"])
+        _, secret = services.invite(_actor(), agency, form["email"], form["role"])
     except FORM_ERRORS as error:
         return _members_page(agency, error.status, errors=error.fields, message=error.message, form=form)
-    flash(f"Đã gửi lời mời đến {form['email'].strip()}.", "success")
+    flash(_invited(form["email"], secret), "success")
     return redirect(url_for(".members", name=agency.name))
 
 
@@ -293,8 +302,8 @@ def user_invite():
     except NotFound:
         return _users_page(422, errors={"agency": ["Hãy chọn một cơ quan."]}, form=form)
     try:
-        services.invite(_actor(), agency, form["email"], form["role"])
+        _, secret = services.invite(_actor(), agency, form["email"], form["role"])
     except FORM_ERRORS as error:
         return _users_page(error.status, errors=error.fields, message=error.message, form=form)
-    flash(f"Đã gửi lời mời đến {form['email'].strip()} vào {agency.title}.", "success")
+    flash(_invited(form["email"], secret, agency.title), "success")
     return redirect(url_for(".user_list"))

@@ -15,10 +15,14 @@ from typing import Any
 
 from marshmallow import Schema
 
+from opendata import authz
+from opendata.accounts.models import User
+from opendata.authz import Action
 from opendata.catalog.metadata import schema_path
 from opendata.catalog.models import Dataset, Resource
 from opendata.catalog.schemas import dataset_schema_class, resource_schema_class
 from opendata.markup import render_markdown
+from opendata.privacy.gate import resource_blocker
 
 
 @lru_cache(maxsize=8)
@@ -32,6 +36,8 @@ def _resource(resource: Resource, schema: Schema) -> dict[str, Any]:
     data = schema.dump(resource)
     data["description_html"] = str(render_markdown(resource.description)) if resource.description else ""
     data["is_upload"] = resource.is_upload
+    # Held back by the non-sensitive gate: shown to the dataset's editors only (``shown_resources``).
+    data["held_back"] = resource_blocker(resource.dataset, resource) is not None
     return data
 
 
@@ -57,3 +63,12 @@ def build_document(dataset: Dataset) -> dict[str, Any]:
 def refresh_document(dataset: Dataset) -> None:
     """Rebuild the stored document; the caller commits."""
     dataset.document = build_document(dataset)
+
+
+def shown_resources(dataset: Dataset, actor: User | None) -> list[dict[str, Any]]:
+    """The document's resources ``actor`` may have: a file the gate holds back (a scan running,
+    personal data not accepted) is listed to the dataset's editors only."""
+    entries = dataset.document.get("resources", [])
+    if not any(entry.get("held_back") for entry in entries) or authz.can(actor, Action.DATASET_UPDATE, dataset):
+        return entries
+    return [entry for entry in entries if not entry.get("held_back")]

@@ -34,7 +34,7 @@ def dataset_jsonld(document: dict[str, Any]) -> Markup:
                                       filename=resource["filename"], _external=True)
                 if resource["is_upload"] else resource.get("url"),
             }
-            for resource in document["resources"]
+            for resource in document["resources"] if not resource.get("held_back")  # public: cleared files only
         ],
     }
     if document.get("license") and document["license"].get("url"):

@@ -12,7 +12,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from marshmallow import RAISE, Schema, ValidationError, fields, validate
+from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from opendata.catalog.metadata import FieldSpec, load_metadata_schema, load_vocabularies, schema_path, vocabulary_values
 from opendata.text import nfc
@@ -175,6 +175,12 @@ class MetadataSchemaBase(Schema):
         if spec is not None and spec.type in {"themes", "tags"}:
             return [item.name for item in getattr(obj, attr)]
         return super().get_attribute(obj, attr, default)
+
+    @validates_schema
+    def _coverage_in_order(self, data: dict[str, Any], **_kwargs) -> None:
+        start, end = data.get("temporal_start"), data.get("temporal_end")
+        if start and end and end < start:
+            raise ValidationError("Ngày kết thúc phải sau ngày bắt đầu.", field_name="temporal_end")
 
 
 def _system_fields(kind: str) -> dict[str, fields.Field]:

@@ -8,10 +8,13 @@ from __future__ import annotations
 from flask import Blueprint, abort, jsonify, redirect, render_template, request, url_for
 
 from opendata.catalog import queries, resources, services
+from opendata.catalog.document import shown_resources
 from opendata.catalog.jsonld import dataset_jsonld
+from opendata.catalog.workflow import STATE_LABELS, state_of
 from opendata.search import service as search
 from opendata.search.base import FACETS
 from opendata.storage.downloads import is_first_byte_served, send_stored_file
+from opendata.storage.encoding import http_charset
 from opendata.web import current_actor, page_number
 
 bp = Blueprint("catalog", __name__)
@@ -77,7 +80,8 @@ def dataset_detail(name: str):
         return redirect(url_for("catalog.dataset_detail", name=dataset.name), 301)
     document = dataset.document
     return render_template("catalog/dataset_detail.html", dataset=document, downloads=dataset.download_count,
-                           jsonld=dataset_jsonld(document))
+                           resources=shown_resources(dataset, current_actor()), jsonld=dataset_jsonld(document),
+                           state_label=STATE_LABELS.get(state_of(dataset)))
 
 
 @bp.get("/dataset/<name>/resource/<resource_id>")
@@ -100,7 +104,7 @@ def resource_download(name: str, resource_id: str, filename: str):
     response = send_stored_file(
         resources.resource_path(resource), download_name=resource.filename or filename,
         media_type=resource.media_type, sha256=resource.sha256, modified=resource.updated_at,
-        public=resources.publicly_downloadable(resource),
+        public=resources.publicly_downloadable(resource), charset=http_charset(resource.encoding),
     )
     if request.method == "GET" and is_first_byte_served(response):
         resources.count_download(resource)

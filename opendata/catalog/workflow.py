@@ -218,6 +218,7 @@ def override_privacy(actor: User, dataset: Dataset, reason: str) -> Dataset:
     dataset.privacy_override = {"reason": reason, "by": actor.id, "by_name": actor.display_name,
                                 "at": utcnow().isoformat(timespec="seconds"),
                                 "resources": {**still_valid, **entries}, "earlier": earlier}
+    refresh_document(dataset)  # the accepted files are no longer held back
     findings = {resource.name: gate.finding_kinds(resource) for resource in dataset.resources
                 if resource.id in entries}
     record(actor, "dataset:privacy_override", dataset, agency_id=dataset.agency_id,

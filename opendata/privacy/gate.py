@@ -64,6 +64,7 @@ def start_scan(resource: Resource) -> None:
         return
     resource.privacy_scan = {"status": PENDING, "sha256": resource.sha256,
                              "queued_at": utcnow().isoformat(timespec="seconds")}
+    _refresh(resource)
     db.session.commit()
     if (resource.size or 0) <= current_app.config["SCAN_INLINE_MAX"]:
         run_scan(resource.id, resource.sha256)
@@ -92,6 +93,7 @@ def run_scan(resource_id: str, sha256: str) -> None:
     db.session.refresh(resource)
     if resource.sha256 == sha256:
         resource.privacy_scan = result
+        _refresh(resource)
         db.session.commit()
 
 
@@ -116,6 +118,13 @@ def rescan(older_than: timedelta = timedelta(minutes=30)) -> int:
     for resource in stale:
         start_scan(resource)
     return len(stale)
+
+
+def _refresh(resource: Resource) -> None:
+    """The dataset's stored document says which files are held back: rebuild it with the scan."""
+    from opendata.catalog.document import refresh_document  # the document asks the gate in turn
+
+    refresh_document(resource.dataset)
 
 
 def report_of(resource: Resource) -> ScanReport | None:
@@ -172,7 +181,8 @@ def resource_blocker(dataset: Dataset, resource: Resource) -> Blocker | None:
 def classification_problems(dataset: Dataset) -> dict[str, list[str]]:
     """Per field, why the Law on Data classification does not allow publication; empty when it does."""
     extras = dataset.extras or {}
-    problems = {name: ["Cần phân loại trước khi gửi duyệt hoặc công bố."] for name in ("access_level", "importance")
+    labels = {"access_level": "Phân loại theo chia sẻ", "importance": "Phân loại theo mức độ quan trọng"}
+    problems = {name: [f"Chưa chọn «{label}» (Luật Dữ liệu 60/2024/QH15)."] for name, label in labels.items()
                 if not extras.get(name)}
     if extras.get("access_level") and extras["access_level"] != PUBLISHABLE_ACCESS:
         problems["access_level"] = ["Chỉ dữ liệu được phân loại là «Dữ liệu mở» mới được công bố "

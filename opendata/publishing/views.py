@@ -24,6 +24,16 @@ from opendata.publishing.columns import columns_of
 from opendata.web import safe_next
 
 bp = Blueprint("publish", __name__)
+DONE_MESSAGES = {
+    "submit": "Đã gửi duyệt; quản trị viên của cơ quan sẽ xem xét.",
+    "approve": "Đã duyệt: bộ dữ liệu đã được công bố.",
+    "reject": "Đã trả lại bộ dữ liệu cho người biên tập kèm lý do.",
+    "publish": "Bộ dữ liệu đã được công bố.",
+    "withdraw": "Đã ngừng công bố bộ dữ liệu.",
+    "delete": "Đã chuyển bộ dữ liệu vào thùng rác; quản trị viên có thể khôi phục.",
+    "restore": "Đã khôi phục bộ dữ liệu.",
+    "purge": "Đã xóa vĩnh viễn bộ dữ liệu và các tệp của nó.",
+}
 
 
 def _actor() -> User:
@@ -129,7 +139,7 @@ def dataset_transition(name: str, transition: str):
         result = step(_actor(), dataset, *arguments)
     except AppError as error:
         return _refused(dataset, error)
-    flash(f"Đã thực hiện: {workflow.TRANSITIONS[transition].label}.", "success")
+    flash(DONE_MESSAGES.get(transition, f"Đã thực hiện: {workflow.TRANSITIONS[transition].label}."), "success")
     if transition == "purge" or result is None or result.deleted_at is not None:
         return redirect(url_for("publish.dashboard"), 303)
     return redirect(safe_next(request.form.get("next")) or _edit_url(name), 303)

@@ -18,8 +18,12 @@ ACTIVE_TYPES = {"text/html", "image/svg+xml", "application/xhtml+xml", "text/xml
 
 
 def send_stored_file(path: Path, *, download_name: str, media_type: str | None, sha256: str | None,
-                     modified: datetime | None, public: bool) -> Response:
-    """Stream ``path`` as an attachment; ``public`` lets shared caches keep it (published data only)."""
+                     modified: datetime | None, public: bool, charset: str | None = None) -> Response:
+    """Stream ``path`` as an attachment; ``public`` lets shared caches keep it (published data only).
+
+    ``charset`` is the text's real encoding (a Windows-1258 CSV is not UTF-8); without one,
+    no charset is claimed for text, rather than a wrong one.
+    """
     mimetype = media_type or "application/octet-stream"
     if mimetype in ACTIVE_TYPES:
         mimetype = "application/octet-stream"
@@ -34,6 +38,8 @@ def send_stored_file(path: Path, *, download_name: str, media_type: str | None, 
         max_age=3600,
     )
     response.headers["X-Content-Type-Options"] = "nosniff"
+    if mimetype.startswith("text/"):
+        response.headers["Content-Type"] = f"{mimetype}; charset={charset}" if charset else mimetype
     if not public:
         response.cache_control.public = False
         response.cache_control.private = True

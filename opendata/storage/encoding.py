@@ -339,3 +339,11 @@ class TextStream:
 def open_text(path: str | Path, codec: str, *, errors: str = "replace") -> TextStream:
     """Open a text file for streaming NFC lines; never reads the whole file."""
     return TextStream(path, codec, errors=errors)
+
+
+_HTTP_CHARSETS = {"utf-8": "utf-8", "utf-8-sig": "utf-8", "ascii": "utf-8", "utf-16": "utf-16", "cp1258": "windows-1258"}
+
+
+def http_charset(codec: str | None) -> str | None:
+    """The IANA name to send in ``Content-Type`` for a detected codec; None when there is none (TCVN3)."""
+    return _HTTP_CHARSETS.get(codec or "")

@@ -190,3 +190,49 @@ def test_the_scanner_keeps_its_own_csv_field_limit(tmp_path):
         assert scan_file(path, "CSV").error
     finally:
         csv.field_size_limit(128 * 1024)
+
+
+def test_a_held_back_file_is_not_listed_to_the_public_nor_in_the_apis(client, editor, admin, agency):
+    dataset = make_dataset(admin, agency)
+    held = make_file_resource(editor, dataset, CCCD_CSV, "cong-dan.csv")
+    page = client.get(f"/dataset/{dataset.name}").get_data(as_text=True)
+    assert "cong-dan.csv" not in page
+    ckan = client.get(f"/api/3/action/package_show?id={dataset.name}").get_json()["result"]
+    assert held.id not in [item["id"] for item in ckan["resources"]]
+    rest = client.get(f"/api/v1/datasets/{dataset.name}").get_json()
+    assert held.id not in [item["id"] for item in rest["resources"]]
+    token = accounts.create_token(editor, editor, "kịch bản")[1]
+    mine = client.get(f"/api/3/action/package_show?id={dataset.name}", headers={"Authorization": token}).get_json()
+    assert held.id in [item["id"] for item in mine["result"]["resources"]]  # editors keep seeing it
+    workflow.override_privacy(admin, dataset, "Danh sách đã được công khai theo quyết định.")
+    assert "cong-dan.csv" in client.get(f"/dataset/{dataset.name}").get_data(as_text=True)
+
+
+def test_an_accepted_file_is_not_called_clean(client, editor, admin, agency):
+    dataset = make_dataset(editor, agency, published=False)
+    make_file_resource(editor, dataset, CCCD_CSV, "cong-dan.csv")
+    workflow.override_privacy(admin, dataset, "Danh sách đã được công khai theo quyết định.")
+    sign_in(client, admin)
+    page = client.get(f"/dataset/edit/{dataset.name}").get_data(as_text=True)
+    assert "quản trị viên đã xác nhận" in page and "không thấy dữ liệu cá nhân" not in page
+
+
+def test_a_legacy_encoded_csv_is_served_with_its_real_charset(client, admin, agency):
+    from opendata.storage.encoding import encode_cp1258
+    dataset = make_dataset(admin, agency)
+    resource = make_file_resource(admin, dataset, encode_cp1258("Xã,Ghi chú\nXuân Hương,Đã số hóa\n"), "ghi-chu.csv")
+    answer = _download(client, resource)
+    assert answer.headers["Content-Type"] == "text/csv; charset=windows-1258"
+
+
+def test_coverage_cannot_end_before_it_starts(editor, agency):
+    with pytest.raises(ValidationFailed) as refused:
+        make_dataset(editor, agency, published=False, temporal_start="2025-12-31", temporal_end="2025-01-01")
+    assert "temporal_end" in refused.value.fields
+
+
+def test_without_a_mail_server_the_inviter_gets_the_link(client, system, agency, admin):
+    sign_in(client, admin)
+    answer = submit(client, f"/organization/{agency.name}/members", f"/organization/{agency.name}/members/invite",
+                    data={"email": "moi@example.org", "role": "editor"}, follow_redirects=True)
+    assert "/user/invite/" in answer.get_data(as_text=True)

@@ -13,6 +13,8 @@ from urllib.parse import quote
 
 from flask import current_app
 
+from opendata.api.auth import api_actor
+from opendata.catalog.document import shown_resources
 from opendata.accounts.models import Membership, User
 from opendata.catalog.metadata import load_metadata_schema, load_vocabularies
 from opendata.catalog.models import Agency, Dataset, DatasetState, Theme
@@ -91,7 +93,7 @@ def package_dict(dataset: Dataset) -> dict[str, Any]:
     document = dataset.document
     base = site_url()
     license_ = document.get("license") or {}
-    resources = [resource_dict(document, resource, base) for resource in document.get("resources", [])]
+    resources = [resource_dict(document, resource, base) for resource in shown_resources(dataset, api_actor())]
     tags = document.get("tags", [])
     package = {
         "id": document["id"],

@@ -16,6 +16,8 @@ from typing import Any
 from flask import url_for
 from marshmallow import EXCLUDE, Schema, fields, validate
 
+from opendata.api.auth import api_actor
+from opendata.catalog.document import shown_resources
 from opendata.accounts.models import ApiToken as ApiTokenRow, Membership, Role, User
 from opendata.accounts.schemas import MembershipSchema, UserSchema
 from opendata.activity.queries import Entry
@@ -119,7 +121,7 @@ def dataset_out(dataset: Dataset) -> dict[str, Any]:
     data["download_count"] = dataset.download_count
     for key in TIMESTAMPS:
         data[key] = _utc(data.get(key))
-    data["resources"] = [resource_out(entry, dataset.name) for entry in document.get("resources", [])]
+    data["resources"] = [resource_out(entry, dataset.name) for entry in shown_resources(dataset, api_actor())]
     data["html_url"] = url_for("catalog.dataset_detail", name=dataset.name, _external=True)
     data["api_url"] = url_for("rest.datasets.dataset_detail", name=dataset.name, _external=True)
     return data
