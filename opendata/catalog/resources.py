@@ -10,7 +10,8 @@ and tabular files go through the personal-data scan (``privacy.gate``).
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any, BinaryIO
@@ -109,6 +110,18 @@ def _apply_file(resource: Resource, received: ReceivedFile) -> None:
                        "sniffed_format": received.format}
 
 
+@contextmanager
+def _or_discard(received: ReceivedFile | None) -> Iterator[None]:
+    """Changes to the session around a new file: if they fail, the session is rolled back and the file goes."""
+    try:
+        yield
+    except BaseException:
+        db.session.rollback()
+        if received is not None:
+            file_store().delete(received.stored.key)
+        raise
+
+
 def _commit_or_discard(received: ReceivedFile | None) -> None:
     """Commit the session; if that fails, the new file goes too, so nothing is half-saved."""
     try:
@@ -138,7 +151,7 @@ def add_resource(actor: User, dataset: Dataset, payload: Mapping[str, Any], uplo
     if (upload is None) == (not data.get("url")):
         raise ValidationFailed(fields={"url": ["Cần tải lên một tệp hoặc nhập một đường dẫn (chỉ một trong hai)."]})
     received = _receive(upload) if upload is not None else None
-    try:
+    with _or_discard(received):
         resource = Resource(position=len(dataset.resources), extras={}, **data)
         if received is not None:
             _apply_file(resource, received)
@@ -148,11 +161,6 @@ def add_resource(actor: User, dataset: Dataset, payload: Mapping[str, Any], uplo
         _touch(dataset)
         record(actor, "resource:create", resource, agency_id=dataset.agency_id,
                after={**ResourceSchema().dump(resource), "dataset": dataset.name, "dataset_id": dataset.id})
-    except BaseException:
-        db.session.rollback()
-        if received is not None:
-            file_store().delete(received.stored.key)
-        raise
     _commit_or_discard(received)
     gate.start_scan(resource)
     return resource
@@ -190,7 +198,7 @@ def update_resource(actor: User, dataset: Dataset, resource: Resource, payload: 
     before = ResourceSchema().dump(resource)
     old_key = resource.storage_key
     received = _receive(upload) if upload is not None else None
-    try:
+    with _or_discard(received):
         if received is not None:
             _apply_file(resource, received)
         for key, value in data.items():
@@ -202,11 +210,6 @@ def update_resource(actor: User, dataset: Dataset, resource: Resource, payload: 
         record(actor, "resource:replace" if received is not None else "resource:update", resource,
                agency_id=dataset.agency_id, before=before,
                after={**ResourceSchema().dump(resource), "dataset": dataset.name, "dataset_id": dataset.id})
-    except BaseException:
-        db.session.rollback()
-        if received is not None:
-            file_store().delete(received.stored.key)
-        raise
     _commit_or_discard(received)
     if received is not None:
         if old_key and old_key != resource.storage_key:
