@@ -8,8 +8,8 @@ from itertools import islice
 import openpyxl
 
 from opendata.catalog.models import Resource
-from opendata.catalog.services import file_store
-from opendata.privacy.gate import is_tabular
+from opendata.storage.files import file_store
+from opendata.privacy.gate import content_format, is_tabular
 from opendata.storage.encoding import detect, open_text
 from opendata.storage.sniff import guess_delimiter
 
@@ -43,15 +43,18 @@ def _header(path, fmt: str, codec: str | None) -> list[str]:
 
 
 def columns_of(resource: Resource) -> list[str]:
-    """The dictionary's column names if it has one, else the file's header; [] when not a table."""
-    if resource.schema and resource.schema.get("fields"):
-        return [field["name"] for field in resource.schema["fields"]]
+    """The file's columns (from its header), or the dictionary's when the file cannot be read.
+
+    After a replacement the header wins, so new columns can be described; what was written
+    about columns that remain is kept by name (``described_fields``).
+    """
+    described = [field["name"] for field in (resource.schema or {}).get("fields", [])]
     if not (is_tabular(resource) and resource.is_upload):
-        return []
+        return described
     try:
-        header = _header(file_store().path(resource.storage_key), resource.format.upper(), resource.encoding)
-    except Exception:  # noqa: BLE001 - an unreadable file simply has no dictionary to edit
-        return []
+        header = _header(file_store().path(resource.storage_key), content_format(resource), resource.encoding)
+    except Exception:  # noqa: BLE001 - an unreadable file keeps the dictionary it has
+        return described
     # Blank or repeated headers get a positional name, as a Table Schema needs unique names.
     names, seen = [], set()
     for index, name in enumerate(header, start=1):
@@ -60,4 +63,9 @@ def columns_of(resource: Resource) -> list[str]:
             name = f"{name} ({index})"
         seen.add(name)
         names.append(name)
-    return names
+    return names or described
+
+
+def described_fields(resource: Resource) -> dict[str, dict]:
+    """What the dictionary says of each column, by name."""
+    return {field["name"]: field for field in (resource.schema or {}).get("fields", [])}

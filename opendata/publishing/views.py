@@ -20,7 +20,7 @@ from opendata.extensions import db
 from opendata.privacy import gate
 from opendata.privacy.scanner import KIND_LABELS
 from opendata.publishing import forms, queries
-from opendata.publishing.columns import columns_of
+from opendata.publishing.columns import columns_of, described_fields
 from opendata.web import safe_next
 
 bp = Blueprint("publish", __name__)
@@ -191,7 +191,7 @@ def resource_new(name: str):
 def _render_resource_form(dataset, resource, errors=None, status=200):
     columns = columns_of(resource)
     return render_template("publishing/resource_form.html", dataset=dataset, resource=resource,
-                           errors=errors or {}, columns=columns, table_types=sorted(TABLE_SCHEMA_TYPES),
+                           errors=errors or {}, columns=columns, described=described_fields(resource), table_types=sorted(TABLE_SCHEMA_TYPES),
                            report=gate.report_of(resource), blocker=gate.resource_blocker(dataset, resource),
                            kind_labels=KIND_LABELS), status
 

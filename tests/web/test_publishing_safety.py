@@ -236,3 +236,15 @@ def test_without_a_mail_server_the_inviter_gets_the_link(client, system, agency,
     answer = submit(client, f"/organization/{agency.name}/members", f"/organization/{agency.name}/members/invite",
                     data={"email": "moi@example.org", "role": "editor"}, follow_redirects=True)
     assert "/user/invite/" in answer.get_data(as_text=True)
+
+
+def test_the_dictionary_follows_a_replaced_file_and_keeps_what_was_written(client, editor, agency):
+    dataset = make_dataset(editor, agency, published=False)
+    resource = make_file_resource(editor, dataset, "Xã,Số trạm\nLâm Viên,3\n".encode(), "tram.csv")
+    resources.update_resource(editor, dataset, resource, {"schema": {"fields": [
+        {"name": "Xã", "type": "string"}, {"name": "Số trạm", "type": "integer", "description": "Trạm y tế"}]}})
+    resources.replace_file(editor, dataset, resource, resources.Upload(
+        io.BytesIO("Xã,Số trạm,Trưởng trạm\nLâm Viên,3,Có\n".encode()), "tram-moi.csv"))
+    sign_in(client, editor)
+    page = client.get(f"/dataset/{dataset.name}/resource/{resource.id}/edit").get_data(as_text=True)
+    assert "Trưởng trạm" in page and 'value="Trạm y tế"' in page
