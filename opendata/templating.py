@@ -12,6 +12,7 @@ from werkzeug.datastructures import MultiDict
 from opendata import authz
 from opendata.clock import local_time
 from opendata.catalog.metadata import load_metadata_schema, load_vocabularies, vocabulary_label
+from opendata.catalog.schemas import TABLE_TYPE_LABELS
 from opendata.markup import render_markdown
 
 
@@ -94,6 +95,7 @@ def register_template_helpers(app: Flask) -> None:
         metadata_schema=load_metadata_schema,
     )
     app.jinja_env.globals["vocabularies"] = load_vocabularies
+    app.jinja_env.filters["tabletype"] = lambda name: TABLE_TYPE_LABELS.get(name or "string", name)
     app.jinja_env.globals["can"] = template_can
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True

@@ -21,10 +21,14 @@ MESSAGES = {
     "required": "Trường này là bắt buộc.",
     "null": "Trường này không được để trống.",
 }
-TABLE_SCHEMA_TYPES = {
-    "string", "integer", "number", "boolean", "date", "datetime", "time", "year",
-    "yearmonth", "duration", "geopoint", "geojson", "object", "array", "any",
+# Frictionless Table Schema types, with the words a Vietnamese publisher reads for them.
+TABLE_TYPE_LABELS = {
+    "string": "Văn bản", "integer": "Số nguyên", "number": "Số thập phân", "boolean": "Đúng/sai",
+    "date": "Ngày", "datetime": "Ngày giờ", "time": "Giờ", "year": "Năm", "yearmonth": "Tháng/năm",
+    "duration": "Khoảng thời gian", "geopoint": "Tọa độ", "geojson": "Hình học GeoJSON",
+    "object": "Đối tượng JSON", "array": "Danh sách JSON", "any": "Bất kỳ",
 }
+TABLE_SCHEMA_TYPES = set(TABLE_TYPE_LABELS)
 
 
 class Text(fields.String):
