@@ -37,8 +37,10 @@ serve: install
 	$(BIN)/opendata privacy rescan
 	$(BIN)/opendata search reindex
 	@# The job worker (personal-data scans of large files) runs beside the web server and stops with it.
+	@# gthread: a long download does not get its worker killed at the timeout, as a sync worker's would;
+	@# one thread each, since a Whoosh searcher is not meant to be shared between threads.
 	$(BIN)/opendata worker & worker=$$!; trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
-	$(BIN)/gunicorn --workers 2 --worker-class gthread --threads 4 --bind 127.0.0.1:$(PORT) --access-logfile - wsgi:app
+	$(BIN)/gunicorn --workers 2 --worker-class gthread --threads 1 --bind 127.0.0.1:$(PORT) --access-logfile - wsgi:app
 
 ## test: install what the tests need and run the whole suite (browser tests need $(CHROMIUM))
 test: install

@@ -132,6 +132,8 @@ class _Snapshot:
     # on filters or visibility, so each page is this order restricted to what is allowed.
     rankings: OrderedDict[tuple[Clause, ...], list[int]] = field(default_factory=OrderedDict)
     asked: set[tuple[Clause, ...]] = field(default_factory=set)
+    # gthread workers search from several threads: the cache's bookkeeping takes turns.
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
     def size(self) -> int:
@@ -159,19 +161,21 @@ class _Snapshot:
         is answered the direct way, and only a query that comes back is ranked in full.
         """
         key = tuple(clauses)
-        order = self.rankings.get(key)
-        if order is None:
+        with self.lock:
+            order = self.rankings.get(key)
+            if order is not None:
+                self.rankings.move_to_end(key)
+                return order
             if key not in self.asked:
                 if len(self.asked) > 16 * RANKINGS_KEPT:
                     self.asked.clear()
                 self.asked.add(key)
                 return None
-            order = [hit.docnum for hit in self.searcher.search(text_query, limit=None)]
+        order = [hit.docnum for hit in self.searcher.search(text_query, limit=None)]
+        with self.lock:
             self.rankings[key] = order
             if len(self.rankings) > RANKINGS_KEPT:
                 self.rankings.popitem(last=False)
-        else:
-            self.rankings.move_to_end(key)
         return order
 
     def matching(self, clauses: list[Clause]) -> int:
