@@ -128,7 +128,8 @@ def test_a_new_user_accepts_once(admin, agency, outbox):
     assert membership.agency_id == agency.id and membership.role == "editor"
     invitation = db.session.scalar(select(Invitation))
     assert invitation.accepted_at is not None and invitation.user_id == user.id
-    assert [a.verb for a in db.session.scalars(select(Activity).where(Activity.actor_id == user.id))] == [
+    assert [a.verb for a in db.session.scalars(select(Activity).where(Activity.actor_id == user.id)
+                                                   .order_by(Activity.id))] == [
         "user:create", "invitation:accept", "membership:create"]
     assert "mat-khau-moi-123" not in json.dumps([a.data for a in db.session.scalars(select(Activity))])
     with pytest.raises(accounts.LinkInvalid, match="đã được sử dụng"):
@@ -252,7 +253,8 @@ def test_tokens_are_issued_listed_used_and_revoked(system, admin):
         accounts.revoke_token(other, token)
     accounts.revoke_token(admin, token)
     assert accounts.user_for_token(secret) is None and accounts.list_tokens(admin) == []
-    verbs = [a.verb for a in db.session.scalars(select(Activity).where(Activity.object_id == token.id))]
+    verbs = [a.verb for a in db.session.scalars(select(Activity).where(Activity.object_id == token.id)
+                                                .order_by(Activity.id))]
     assert verbs == ["token:create", "token:revoke"]
     assert secret not in json.dumps([a.data for a in db.session.scalars(select(Activity))])
 
