@@ -249,6 +249,18 @@ def reorder_resources(actor: User, dataset: Dataset, order: list[str]) -> None:
     db.session.commit()
 
 
+def move_resource(actor: User, dataset: Dataset, resource_id: str, direction: str) -> None:
+    """Swap a resource with its neighbour ``up`` or ``down``; at either end it stays where it is."""
+    order = [resource.id for resource in dataset.resources]
+    if resource_id not in order or direction not in ("up", "down"):
+        raise ValidationFailed(fields={"move": ["Không có tài nguyên hoặc hướng di chuyển này."]})
+    index = order.index(resource_id)
+    other = index - 1 if direction == "up" else index + 1
+    if 0 <= other < len(order):
+        order[index], order[other] = order[other], order[index]
+    reorder_resources(actor, dataset, order)
+
+
 def get_resource(dataset: Dataset, resource_id: str) -> Resource:
     """A resource of a dataset the caller could already see. Raises NotFound."""
     resource = db.session.get(Resource, resource_id)

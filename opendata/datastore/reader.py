@@ -23,6 +23,7 @@ empty trailing cells; fully empty rows are skipped.
 from __future__ import annotations
 
 import csv
+from abc import ABC, abstractmethod
 import io
 import json
 import math
@@ -239,14 +240,15 @@ def _header_text(cell: Any) -> str:
 # --- Sources ---------------------------------------------------------------------------
 
 
-class _Source:
+class _Source(ABC):
     """Records of one file, from the top on every ``records()`` call: (line, cells)."""
 
     empty: Any = None
     headers: list[str] = []
 
+    @abstractmethod
     def records(self) -> Iterator[tuple[int, list[Any]]]:
-        raise NotImplementedError
+        """Every record of the file, with the line (or row) it starts on."""
 
     def close(self) -> None:
         pass

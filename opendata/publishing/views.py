@@ -233,17 +233,12 @@ def resource_delete(name: str, resource_id: str):
 @login_required
 def resource_order(name: str):
     dataset = services.get_dataset(_actor(), name)
-    order = request.form.getlist("order")
     move = request.form.get("move")  # "<id>:up" or "<id>:down" from the no-JavaScript buttons
     if move:
-        order = [resource.id for resource in dataset.resources]
         resource_id, _, direction = move.partition(":")
-        if resource_id in order:
-            index = order.index(resource_id)
-            other = index - 1 if direction == "up" else index + 1
-            if 0 <= other < len(order):
-                order[index], order[other] = order[other], order[index]
-    resources.reorder_resources(_actor(), dataset, order)
+        resources.move_resource(_actor(), dataset, resource_id, direction)
+    else:
+        resources.reorder_resources(_actor(), dataset, request.form.getlist("order"))
     if _wants_json():
-        return jsonify({"order": order})
+        return jsonify({"order": [resource.id for resource in dataset.resources]})
     return redirect(_edit_url(dataset.name) + "#resources", 303)

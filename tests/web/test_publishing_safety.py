@@ -26,6 +26,7 @@ from tests.factories import make_agency, make_dataset, make_file_resource, make_
 from tests.forms import sign_in, submit
 
 CCCD_CSV = "Họ và tên,Số CCCD\nNguyễn Văn An,068095001234\nTrần Thị Bình,068196004321\n".encode()
+CSV_TABLE = "Xã,Số hồ sơ\nLâm Viên,12\n".encode()
 
 
 @pytest.fixture
@@ -248,3 +249,17 @@ def test_the_dictionary_follows_a_replaced_file_and_keeps_what_was_written(clien
     sign_in(client, editor)
     page = client.get(f"/dataset/{dataset.name}/resource/{resource.id}/edit").get_data(as_text=True)
     assert "Trưởng trạm" in page and 'value="Trạm y tế"' in page
+
+
+def test_moving_a_resource_past_an_end_or_unknown_changes_nothing(client, editor, agency):
+    dataset = make_dataset(editor, agency, published=False)
+    first = make_file_resource(editor, dataset, CSV_TABLE, "mot.csv")
+    second = make_file_resource(editor, dataset, CSV_TABLE, "hai.csv")
+    sign_in(client, editor)
+    order = f"/dataset/{dataset.name}/resources/order"
+    assert submit(client, f"/dataset/edit/{dataset.name}", order, data={"move": f"{first.id}:up"}).status_code == 303
+    assert submit(client, f"/dataset/edit/{dataset.name}", order, data={"move": "khong-co:up"}).status_code == 422
+    assert submit(client, f"/dataset/edit/{dataset.name}", order,
+                  data={"move": f"{second.id}:sideways"}).status_code == 422
+    db.session.refresh(dataset)
+    assert [resource.id for resource in dataset.resources] == [first.id, second.id]
