@@ -19,6 +19,7 @@ from flask import Flask, current_app
 from flask.cli import with_appcontext
 
 from opendata import tasks
+from opendata.datastore import ingest
 from opendata.privacy import gate
 from opendata.accounts import services as accounts
 from opendata.catalog import samples, services as catalog
@@ -180,11 +181,53 @@ def privacy_rescan(stuck_minutes: int) -> None:
     click.echo(f"{count} files queued or scanned")
 
 
+@click.group(name="datastore", help="Kho dữ liệu: các bảng được nạp từ tệp CSV, TSV, XLSX, JSON (the datastore).")
+def datastore_group() -> None:
+    pass
+
+
+@datastore_group.command(name="reload")
+@click.option("--stuck-minutes", default=30, show_default=True,
+              help="Load again a table waiting or loading for longer than this (its job was lost).")
+@with_appcontext
+def datastore_reload(stuck_minutes: int) -> None:
+    """Queue the load of every tabular upload without a current table (files from before an upgrade, lost jobs)."""
+    count = ingest.reload_stale(timedelta(minutes=stuck_minutes))
+    click.echo(f"{count} tables queued")
+
+
+@datastore_group.command(name="sweep")
+@with_appcontext
+def datastore_sweep() -> None:
+    """Drop the datastore tables no resource uses any more (left by a crash, or busy when replaced)."""
+    dropped = ingest.sweep()
+    click.echo(f"{len(dropped)} tables dropped")
+
+
+@datastore_group.command(name="load")
+@click.argument("resource_id")
+@with_appcontext
+def datastore_load(resource_id: str) -> None:
+    """Load one resource's file into its table now, in this process, and print the outcome."""
+    try:
+        table = ingest.load_table(resource_id)
+    except ValueError as error:
+        raise click.UsageError(str(error)) from error
+    if table is None:
+        raise click.ClickException("The resource was deleted during the load.")
+    report = table.report or {}
+    if table.status != "done":
+        raise click.ClickException((report.get("error") or {}).get("message") or table.status)
+    stats = report.get("stats", {})
+    click.echo(f"{table.rows} rows, {len(table.fields)} columns, {stats.get('errors', 0)} cell errors, "
+               f"{stats.get('seconds')} s (+{stats.get('seconds_indexes')} s indexes)")
+
+
 @click.command(name="worker")
 @click.option("--workers", default=2, show_default=True, help="Jobs run at once (threads).")
 @with_appcontext
 def worker(workers: int) -> None:
-    """Run background jobs (personal-data scans of large files) until stopped."""
+    """Run background jobs (personal-data scans of large files, table loads) until stopped."""
     app = current_app._get_current_object()
     if app.config["TASK_QUEUE"] == "immediate":
         raise click.UsageError("TASK_QUEUE=immediate runs jobs in the request; there is no queue to work on.")
@@ -193,6 +236,6 @@ def worker(workers: int) -> None:
 
 def register_commands(app: Flask) -> None:
     for group in (samples_group, vocabularies_group, user_group, member_group, token_group, search_group,
-                  privacy_group):
+                  privacy_group, datastore_group):
         app.cli.add_command(group)
     app.cli.add_command(worker)

@@ -29,6 +29,7 @@ class Setting:
     type: Callable[[Any], Any]
     default: Any
     help: str
+    blank: bool = False  # an empty environment value is a value (e.g. "no tile layer"), not "unset"
 
 
 SETTINGS: tuple[Setting, ...] = (
@@ -70,6 +71,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("SCAN_INLINE_MAX", int, 5 * 1024**2,
             "Tabular files up to this many bytes are scanned for personal data during the upload; "
             "larger ones in the background."),
+    Setting("DATASTORE_QUERY_SECONDS", float, 10.0,
+            "Longest a query on a table's rows (row API, previews, conversions) may run before it is stopped."),
     Setting("API_RATE_LIMIT", str, "120/minute",
             "Requests an anonymous client (per IP address) may make to `/api/`, e.g. `120/minute`, `1000/hour`."),
     Setting("API_RATE_LIMIT_TOKEN", str, "600/minute",
@@ -81,6 +84,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("PROXY_HOPS", int, 0,
             "Reverse proxies in front of the portal whose X-Forwarded-For/-Proto/-Host to trust "
             "(login throttling per address needs the client's address)."),
+    Setting("MAP_TILE_URL", str, "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
+            "Background tiles of the map previews (a Leaflet URL template, `{z}/{x}/{y}`); "
+            "empty: no background, the features alone (a closed network).", blank=True),
+    Setting("MAP_TILE_ATTRIBUTION", str,
+            '&copy; <a href="https://www.openstreetmap.org/copyright">Những người đóng góp OpenStreetMap</a>',
+            "Credit shown on the map previews for the tiles (HTML), as the tile provider requires."),
     Setting("PRODUCTION", _bool, False,
             "Refuse to start with an insecure secret key and mark cookies Secure."),
 )
@@ -94,7 +103,7 @@ def load_settings(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         raw = os.environ.get(ENV_PREFIX + setting.key)
         if setting.key in overrides:
             values[setting.key] = overrides.pop(setting.key)
-        elif raw is not None and raw != "":
+        elif raw is not None and (raw != "" or setting.blank):
             values[setting.key] = setting.type(raw)
         else:
             values[setting.key] = setting.default

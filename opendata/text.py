@@ -20,6 +20,25 @@ def fold(value: str) -> str:
     return stripped.replace("đ", "d")
 
 
+def _fold_table() -> dict[int, str | None]:
+    """What ``fold`` does to each letter of the Latin scripts, as a ``str.translate`` table."""
+    table: dict[int, str | None] = {}
+    for code in range(0x80, 0x2000):
+        char = chr(code)
+        folded = fold(char)
+        if folded != char.lower():
+            table[code] = folded or None
+    return table
+
+
+_FOLD = _fold_table()
+
+
+def fold_fast(value: str) -> str:
+    """``fold`` for loading millions of cells: one table lookup per character, same answer on NFC text."""
+    return value.lower().translate(_FOLD)
+
+
 def slugify(value: str, max_length: int = 100) -> str:
     """CKAN-like URL name from a Vietnamese title: `Chuyển đổi số` -> `chuyen-doi-so`."""
     slug = _NON_ALNUM.sub("-", fold(value)).strip("-")

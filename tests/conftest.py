@@ -17,6 +17,7 @@ from sqlalchemy import create_engine, text
 from opendata import create_app
 from opendata.accounts.services import system_actor
 from opendata.activity.immutability import drop_triggers, install_triggers
+from opendata.datastore.sql import drop_all as drop_datastore_tables
 from opendata.catalog.services import sync_vocabularies
 from opendata.extensions import db
 
@@ -76,7 +77,11 @@ def make_test_app(database_url: str, tmp_path: Path, **overrides):
         db.session.remove()
         with db.engine.begin() as connection:
             # The audit trail refuses deletes (activity/immutability.py); tests start empty.
+            if database_url.startswith("postgresql"):
+                # A query a test left open would make the drops below wait for ever: fail instead.
+                connection.execute(text("SET LOCAL lock_timeout = '20s'"))
             drop_triggers(connection)
+            drop_datastore_tables(connection)
             for table in reversed(db.metadata.sorted_tables):
                 connection.execute(table.delete())
             install_triggers(connection)

@@ -21,6 +21,8 @@ from opendata.authz import Action
 from opendata.catalog.metadata import schema_path
 from opendata.catalog.models import Dataset, Resource
 from opendata.catalog.schemas import dataset_schema_class, resource_schema_class
+from opendata.datastore.models import DatastoreTable
+from opendata.extensions import db
 from opendata.markup import render_markdown
 from opendata.privacy.gate import resource_blocker
 
@@ -38,6 +40,8 @@ def _resource(resource: Resource, schema: Schema) -> dict[str, Any]:
     data["is_upload"] = resource.is_upload
     # Held back by the non-sensitive gate: shown to the dataset's editors only (``shown_resources``).
     data["held_back"] = resource_blocker(resource.dataset, resource) is not None
+    table = db.session.get(DatastoreTable, resource.id) if resource.id else None
+    data["datastore_active"] = table is not None and table.ready
     return data
 
 

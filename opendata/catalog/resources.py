@@ -28,6 +28,7 @@ from opendata.catalog.metadata import load_vocabularies
 from opendata.catalog.models import Dataset, Resource, utcnow
 from opendata.catalog.schemas import ResourceSchema
 from opendata.catalog.services import file_store, load_payload
+from opendata.datastore import dictionary, ingest
 from opendata.errors import Forbidden, NotFound, PayloadTooLarge, ValidationFailed
 from opendata.extensions import db
 from opendata.privacy import gate
@@ -153,6 +154,10 @@ def add_resource(actor: User, dataset: Dataset, payload: Mapping[str, Any], uplo
     received = _receive(upload) if upload is not None else None
     with _or_discard(received):
         resource = Resource(position=len(dataset.resources), extras={}, **data)
+        if data.get("schema"):
+            # A dictionary given with the file states its column types: the load parses with them.
+            resource.extras = {"chosen_types": {field["name"]: field.get("type", "string")
+                                                for field in data["schema"].get("fields", [])}}
         if received is not None:
             _apply_file(resource, received)
         else:
@@ -163,6 +168,7 @@ def add_resource(actor: User, dataset: Dataset, payload: Mapping[str, Any], uplo
                after={**ResourceSchema().dump(resource), "dataset": dataset.name, "dataset_id": dataset.id})
     _commit_or_discard(received)
     gate.start_scan(resource)
+    ingest.start_load(resource)
     return resource
 
 
@@ -194,15 +200,28 @@ def update_resource(actor: User, dataset: Dataset, resource: Resource, payload: 
     once: a refused edit leaves the old file and fields as they were.
     """
     authz.require(actor, Action.RESOURCE_UPLOAD, dataset)
+    payload = dict(payload)
+    chart_given = "chart" in payload  # the preview's default chart (see ``_chart``); None lets the portal pick
+    chart = _chart(resource, payload.pop("chart", None))
     data = _changes(resource, payload, replacing=upload is not None)
     before = ResourceSchema().dump(resource)
     old_key = resource.storage_key
+    retyped = False
+    if "schema" in data and data["schema"] is not None and upload is None:
+        # Descriptions merge into the dictionary; a changed type is the publisher's choice from now on.
+        old_schema = resource.schema
+        data["schema"], chosen = dictionary.apply_edit(resource, data["schema"])
+        retyped = dictionary.types_changed(old_schema, data["schema"])
+        if retyped:
+            resource.extras = {**(resource.extras or {}), "chosen_types": chosen}
     received = _receive(upload) if upload is not None else None
     with _or_discard(received):
         if received is not None:
             _apply_file(resource, received)
         for key, value in data.items():
             setattr(resource, key, value)
+        if chart_given:
+            resource.extras = {**(resource.extras or {}), "chart": chart}
         if "url" in data and not resource.is_upload:
             resource.format = data.get("format") or _format_from_name(None, resource.url)
         resource.updated_at = utcnow()
@@ -215,7 +234,30 @@ def update_resource(actor: User, dataset: Dataset, resource: Resource, payload: 
         if old_key and old_key != resource.storage_key:
             file_store().delete(old_key)
         gate.start_scan(resource)
+    if received is not None or retyped:
+        ingest.start_load(resource)  # the new file, or the rows re-validated against the new types
     return resource
+
+
+CHART_TYPES = ("bar", "line", "pie")
+
+
+def _chart(resource: Resource, chart: Any) -> dict[str, str] | None:
+    """A default chart for the table's preview: a type, a column to group by and a number column."""
+    if chart is None:
+        return None
+    table = ingest.table_of(resource)
+    kinds = {column["id"]: column["type"] for column in table.fields} if table is not None and table.ready else {}
+    problems = []
+    if not isinstance(chart, Mapping) or chart.get("type") not in CHART_TYPES:
+        problems.append("Kiểu biểu đồ phải là bar, line hoặc pie.")
+    elif chart.get("x") not in kinds:
+        problems.append("Trục ngang phải là một cột của bảng.")
+    elif kinds.get(chart.get("y")) not in ("integer", "number"):
+        problems.append("Giá trị của biểu đồ phải là một cột số của bảng.")
+    if problems:
+        raise ValidationFailed(fields={"chart": problems})
+    return {"type": chart["type"], "x": chart["x"], "y": chart["y"]}
 
 
 def delete_resource(actor: User, dataset: Dataset, resource: Resource) -> None:
@@ -224,11 +266,13 @@ def delete_resource(actor: User, dataset: Dataset, resource: Resource) -> None:
     key = resource.storage_key
     record(actor, "resource:delete", resource, agency_id=dataset.agency_id,
            before={**ResourceSchema().dump(resource), "dataset": dataset.name, "dataset_id": dataset.id})
+    tables = ingest.release(resource)
     dataset.resources.remove(resource)
     for position, other in enumerate(dataset.resources):
         other.position = position
     _touch(dataset)
     db.session.commit()
+    ingest.discard(tables)
     if key:
         file_store().delete(key)
 

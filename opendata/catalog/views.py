@@ -5,15 +5,22 @@ Views parse the request, call a service or query, and render; nothing else.
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, jsonify, redirect, render_template, request, url_for
+from pathlib import PurePosixPath
 
+from flask import Blueprint, Response, abort, jsonify, redirect, render_template, request, send_file, url_for
+
+from opendata import authz
+from opendata.authz import Action
 from opendata.catalog import queries, resources, services
 from opendata.catalog.document import shown_resources
 from opendata.catalog.jsonld import dataset_jsonld
 from opendata.catalog.workflow import STATE_LABELS, state_of
+from opendata.datastore import export, ingest
+from opendata.datastore import service as datastore
+from opendata.datastore.query import RowQuery, open_rows
 from opendata.search import service as search
 from opendata.search.base import FACETS
-from opendata.storage.downloads import is_first_byte_served, send_stored_file
+from opendata.storage.downloads import attachment, is_first_byte_served, send_stored_file
 from opendata.storage.encoding import http_charset
 from opendata.web import current_actor, page_number
 
@@ -88,7 +95,35 @@ def dataset_detail(name: str):
 def resource_detail(name: str, resource_id: str):
     dataset = services.get_dataset(current_actor(), name)
     resource = resources.get_resource(dataset, resource_id)
-    return render_template("catalog/resource_detail.html", dataset=dataset, resource=resource)
+    actor = current_actor()
+    return render_template("catalog/resource_detail.html", dataset=dataset, resource=resource,
+                           table=ingest.table_of(resource), can_edit=authz.can(actor, Action.DATASET_UPDATE, dataset),
+                           can_download=authz.can(actor, Action.RESOURCE_DOWNLOAD, resource))
+
+
+@bp.get("/dataset/<name>/resource/<resource_id>/data.<any(csv, json, xlsx):fmt>")
+def resource_data(name: str, resource_id: str, fmt: str):
+    """The table's rows converted: CSV (UTF-8; ``?bom=1`` for Excel), a JSON array, or XLSX."""
+    dataset = services.get_dataset(current_actor(), name)
+    found = datastore.readable_table(current_actor(), resources.get_resource(dataset, resource_id).id)
+    result = open_rows(found.table, RowQuery(limit=None, include_total=False))
+    stem = PurePosixPath(found.resource.filename or found.resource.name).stem or "du-lieu"
+    if fmt == "xlsx":
+        path = export.xlsx_file(result, sheet_title=stem)
+        response = send_file(path, as_attachment=True, download_name=f"{stem}.xlsx", etag=False,
+                             mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+        response.call_on_close(lambda: path.unlink(missing_ok=True))
+    elif fmt == "csv":
+        response = Response(export.csv_chunks(result, bom=request.args.get("bom") == "1"),
+                            mimetype="text/csv", headers={"Content-Disposition": attachment(f"{stem}.csv")})
+        response.charset = "utf-8"
+    else:
+        response = Response(export.json_array_chunks(result), mimetype="application/json",
+                            headers={"Content-Disposition": attachment(f"{stem}.json")})
+    response.call_on_close(result.close)  # a body never read must still give its connection back
+    response.headers["Cache-Control"] = "public, max-age=300" \
+        if resources.publicly_downloadable(found.resource) else "private, no-cache"
+    return response
 
 
 @bp.get("/dataset/<name>/resource/<resource_id>/download/<path:filename>")
@@ -106,7 +141,8 @@ def resource_download(name: str, resource_id: str, filename: str):
         media_type=resource.media_type, sha256=resource.sha256, modified=resource.updated_at,
         public=resources.publicly_downloadable(resource), charset=http_charset(resource.encoding),
     )
-    if request.method == "GET" and is_first_byte_served(response):
+    # The page's own map preview fetches the file (Sec-Fetch-Dest: empty): a view, not a download.
+    if request.method == "GET" and is_first_byte_served(response) and request.headers.get("Sec-Fetch-Dest") != "empty":
         resources.count_download(resource)
     return response
 
@@ -136,3 +172,6 @@ def theme_detail(name: str):
 @bp.get("/about")
 def about():
     return render_template("about.html", counts=queries.catalogue_counts(current_actor()))
+
+
+from opendata.catalog import preview  # noqa: E402,F401  (registers the inline route and the preview template global)

@@ -30,6 +30,7 @@ from opendata.catalog.models import Dataset, DatasetState, utcnow
 from opendata.catalog.services import dump_dataset, file_store
 from opendata.errors import Conflict, ValidationFailed
 from opendata.extensions import db
+from opendata.datastore import ingest
 from opendata.privacy import gate
 from opendata.text import nfc
 
@@ -187,8 +188,10 @@ def purge(actor: User, dataset: Dataset) -> None:
     keys = [resource.storage_key for resource in dataset.resources if resource.storage_key]
     record(actor, "dataset:purge", dataset, agency_id=dataset.agency_id,
            before={**dump_dataset(dataset), "resources": [r.filename or r.url for r in dataset.resources]})
+    tables = [name for resource in dataset.resources for name in ingest.release(resource)]
     db.session.delete(dataset)
     db.session.commit()
+    ingest.discard(tables)
     store = file_store()
     for key in keys:
         store.delete(key)

@@ -300,8 +300,13 @@ def _boolean_parser(field: Mapping[str, Any]) -> Callable[[Any], Any]:
     return parse
 
 
+_LONGEST_NULL = max(map(len, MISSING_VALUES))
+
+
 def _text(value: Any) -> str | None:
-    if isinstance(value, str):
+    if type(value) is str:
+        if len(value) > _LONGEST_NULL and not value[0].isspace():
+            return value  # the common case, decided without folding the text
         return None if value.strip().casefold() in _NULLS else value
     if value is None:
         return None

@@ -60,6 +60,14 @@ def table_schema(form: MultiDict, columns: list[str]) -> dict[str, Any]:
     return {"fields": fields}
 
 
+def chart_choice(form: MultiDict) -> dict[str, str] | None:
+    """The default chart picked on a resource form; None when the portal is to choose."""
+    kind = (form.get("chart-type") or "").strip()
+    if not kind:
+        return None
+    return {"type": kind, "x": form.get("chart-x") or "", "y": form.get("chart-y") or ""}
+
+
 def form_values(data: dict[str, Any]) -> dict[str, Any]:
     """Values for re-displaying a form: lists of tags joined with commas, lists one per line."""
     values = dict(data)

@@ -20,6 +20,7 @@ from opendata.extensions import db
 from opendata.privacy import gate
 from opendata.privacy.scanner import KIND_LABELS
 from opendata.publishing import forms, queries
+from opendata.datastore.ingest import table_of
 from opendata.publishing.columns import columns_of, described_fields
 from opendata.web import safe_next
 
@@ -191,7 +192,8 @@ def resource_new(name: str):
 def _render_resource_form(dataset, resource, errors=None, status=200):
     columns = columns_of(resource)
     return render_template("publishing/resource_form.html", dataset=dataset, resource=resource,
-                           errors=errors or {}, columns=columns, described=described_fields(resource), table_types=sorted(TABLE_SCHEMA_TYPES),
+                           errors=errors or {}, columns=columns, described=described_fields(resource),
+                           table_types=sorted(TABLE_SCHEMA_TYPES), table=table_of(resource), can_edit=True, can_download=True,
                            report=gate.report_of(resource), blocker=gate.resource_blocker(dataset, resource),
                            kind_labels=KIND_LABELS), status
 
@@ -211,6 +213,8 @@ def resource_edit(name: str, resource_id: str):
     columns = columns_of(resource)
     if columns and request.form.get("dictionary") == "1" and upload is None:
         payload["schema"] = forms.table_schema(request.form, columns)  # a new file's columns may differ
+    if "chart-type" in request.form and upload is None:
+        payload["chart"] = forms.chart_choice(request.form)
     try:
         resources.update_resource(_actor(), dataset, resource, payload, upload)
     except ValidationFailed as error:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 from pathlib import Path
+from urllib.parse import quote
 
 from flask import Response, send_file
 
@@ -54,3 +55,10 @@ def is_first_byte_served(response: Response) -> bool:
         content_range = response.headers.get("Content-Range", "")
         return content_range.startswith("bytes 0-")
     return False
+
+
+def attachment(filename: str) -> str:
+    """A ``Content-Disposition`` that saves the answer as ``filename``: an ASCII name for old clients,
+    and the real one in RFC 6266's ``filename*``, so Vietnamese names survive."""
+    fallback = filename.encode("ascii", "replace").decode().replace("?", "_").replace('"', "").replace("\\", "_")
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"

@@ -63,7 +63,7 @@ def test_every_described_field_is_searched(system, agencies):
     by_agency = make_dataset(system, agencies["yt"], title="Hai")
     by_theme = make_dataset(system, agencies["kh"], title="Ba", themes=["du-lich"])
     with_resource = make_dataset(system, agencies["kh"], title="Bốn")
-    make_file_resource(system, with_resource, b"a,b\n1,2\n", filename="a.csv", name="Bảng điểm cầu truyền hình",
+    make_file_resource(system, with_resource, "Kinh phí,b\n1,2\n".encode(), filename="a.csv", name="Bảng điểm cầu truyền hình",
                        schema={"fields": [{"name": "Kinh phí", "type": "number", "description": "Ngân sách cấp"}]})
     assert titles(service.search_datasets(None, q="truoc ba")) == [tagged.title]
     assert titles(service.search_datasets(None, q="y te")) == [by_agency.title]

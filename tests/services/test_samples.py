@@ -13,6 +13,7 @@ import yaml
 
 from opendata.catalog import samples
 from opendata.catalog.models import Agency, Dataset, DatasetState
+from opendata.datastore import ingest
 from opendata.extensions import db
 
 ROOT = samples.DEFAULT_PATH
@@ -75,3 +76,25 @@ def test_loading_publishes_every_sample_with_true_checksums_and_twice_changes_no
     assert second.datasets_created == [] and second.agencies_created == []
     assert db.session.query(Dataset).count() == len(METADATA)
     assert db.session.query(Agency).count() == len(first.agencies_created)
+
+
+def test_every_sample_table_is_loaded_queryable_and_previewed(app, client, system):
+    samples.load_samples(system)
+    tables = 0
+    for dataset in db.session.query(Dataset).all():
+        for resource in dataset.resources:
+            page = client.get(f"/dataset/{dataset.name}/resource/{resource.id}").get_data(as_text=True)
+            table = ingest.table_of(resource)
+            if resource.format == "GeoJSON":
+                assert "data-geojson-url" in page, resource.filename
+                continue
+            if table is None:
+                continue
+            assert table.status == "done", (resource.filename, table.report)
+            assert table.report["valid"], (resource.filename, table.report["errors"][:3])
+            rows = client.get(f"/api/v1/resources/{resource.id}/rows?limit=1000").get_json()
+            assert rows["total"] == table.rows == len(rows["records"]) > 0, resource.filename
+            assert [field["id"] for field in rows["fields"]] == [f["name"] for f in resource.schema["fields"]]
+            assert f'data-rows-url="/api/v1/resources/{resource.id}/rows"' in page, resource.filename
+            tables += 1
+    assert tables >= 30

@@ -168,7 +168,11 @@ def test_link_reorder_replace_describe_and_delete(app, client, draft, editor):
     db.session.refresh(first)
     assert first.name == "Hồ sơ theo xã" and first.filename == "ho-so-2025.csv"
     assert not old_path.exists() and resources.resource_path(first).exists()
-    assert first.schema["fields"][1] == {"name": "Số hồ sơ", "type": "integer", "title": "Số hồ sơ", "unit": "hồ sơ"}
+    # 1.234 read as a decimal number until the publisher made the column whole numbers: the rows
+    # are loaded again, with the Vietnamese thousands separator.
+    assert first.schema["fields"][1] == {"name": "Số hồ sơ", "type": "integer", "title": "Số hồ sơ", "unit": "hồ sơ",
+                                         "decimalChar": ",", "groupChar": "."}
+    assert client.get(f"/dataset/{draft.name}/resource/{first.id}/data.json").get_json()[0]["Số hồ sơ"] == 1234
     public = client.get(f"/dataset/{draft.name}/resource/{first.id}").get_data(as_text=True)
     assert "integer" in public or "Số nguyên" in public
 

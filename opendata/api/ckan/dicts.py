@@ -83,7 +83,7 @@ def resource_dict(document: Mapping[str, Any], resource: Mapping[str, Any], base
         "url": url,
         "url_type": "upload" if resource.get("is_upload") else None,
         "state": "active",
-        "datastore_active": False,
+        "datastore_active": bool(resource.get("datastore_active")),
         "schema": resource.get("schema"),
     }
 

@@ -22,7 +22,7 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from opendata.api.v1.http import JSON_LIMIT, finish
 from opendata.api.auth import InvalidToken, api_actor
-from opendata.api.ckan import read, write
+from opendata.api.ckan import datastore, read, write
 from opendata.api.ckan.fq import FilterSyntaxError
 from opendata.api.ckan.params import Params
 from opendata.errors import AppError, Forbidden, NotFound, PayloadTooLarge
@@ -40,7 +40,7 @@ def help_show(actor, params: Params) -> str:
     return (ACTIONS[name].__doc__ or name).strip()
 
 
-ACTIONS = {**read.ACTIONS, **write.ACTIONS, "help_show": help_show}
+ACTIONS = {**read.ACTIONS, **write.ACTIONS, **datastore.ACTIONS, "help_show": help_show}
 # CKAN renames a few fields in its error dicts; the portal's schema names them otherwise.
 CKAN_FIELD_NAMES = {"agency": "owner_org", "themes": "groups", "file": "upload"}
 

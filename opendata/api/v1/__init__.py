@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from flask import Blueprint
 
-from opendata.api.v1 import agencies, datasets, me, openapi, resources, vocabularies
+from opendata.api.v1 import agencies, datasets, me, openapi, resources, rows, vocabularies
 from opendata.api.v1.http import finish
 
 bp = Blueprint("rest", __name__, url_prefix="/api")
-for child in (datasets.bp, resources.bp, agencies.bp, vocabularies.bp, me.bp):
+for child in (datasets.bp, resources.bp, rows.bp, agencies.bp, vocabularies.bp, me.bp):
     bp.register_blueprint(child, url_prefix="/v1")
 bp.register_blueprint(openapi.bp)
 bp.after_request(finish)

@@ -64,6 +64,7 @@ class Operation:
     conditional: bool = False
     path_params: Mapping[str, Any] = field(default_factory=dict)
     more: Mapping[int, str] = field(default_factory=dict)  # other success statuses, without a body
+    media_types: tuple[str, ...] = ()  # other forms of the success answer (CSV, XLSX)
 
 
 def operation(summary: str, *, tag: str, **options: Any) -> Callable:

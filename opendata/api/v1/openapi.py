@@ -49,6 +49,7 @@ TAGS = [
     {"name": "activity", "description": "Lịch sử thay đổi. Activity streams."},
     {"name": "vocabularies", "description": "Lĩnh vực, từ khóa, giấy phép. Themes, tags, licences."},
     {"name": "me", "description": "Tài khoản và khóa API. Your account and tokens."},
+    {"name": "rows", "description": "Dòng dữ liệu của các bảng (kho dữ liệu). Table rows (datastore)."},
 ]
 ERRORS = {
     400: "Tham số hoặc JSON không hợp lệ. Bad parameters.",
@@ -60,6 +61,7 @@ ERRORS = {
     415: "Kiểu nội dung không được hỗ trợ. Unsupported media type.",
     422: "Dữ liệu không hợp lệ; `fields` nói từng trường. Validation failed.",
     429: "Quá nhiều yêu cầu; thử lại sau `Retry-After` giây. Rate limited.",
+    503: "Truy vấn chạy quá thời gian cho phép. Query timed out.",
 }
 _PARAM = re.compile(r"<(?:[^<>]*:)?(\w+)>")
 
@@ -151,8 +153,9 @@ def _operation(endpoint: str, rule_args: list[str], op: Operation, method: str) 
     if op.response is None:
         responses[str(op.status)] = {"description": "Xong. Done (no content)."}
     else:
-        responses[str(op.status)] = {"description": "OK", "headers": headers,
-                                     "content": {"application/json": {"schema": _schema(op.response)}}}
+        responses[str(op.status)] = {"description": "OK", "headers": headers, "content": {
+            "application/json": {"schema": _schema(op.response)},
+            **{media_type: {"schema": {"type": "string"}} for media_type in op.media_types}}}
     for status, text in op.more.items():
         responses[str(status)] = {"description": text}
     if op.conditional:

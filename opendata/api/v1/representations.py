@@ -53,6 +53,10 @@ def _resource_class(base: type[Schema]) -> type[Schema]:
         "download_url": fields.String(dump_only=True, allow_none=True, metadata={
             "description": "Địa chỉ tải tệp (tệp tải lên) hoặc đường dẫn ngoài. Download address."}),
         "api_url": fields.String(dump_only=True),
+        "datastore_active": fields.Boolean(dump_only=True, metadata={
+            "description": "Các dòng của bảng truy vấn được qua `rows_url`. The table's rows can be queried."}),
+        "rows_url": fields.String(dump_only=True, allow_none=True, metadata={
+            "description": "API dòng dữ liệu (bảng đã nạp). Row API of a loaded table."}),
     })
 
 
@@ -100,6 +104,9 @@ def resource_out(entry: dict[str, Any], dataset_name: str) -> dict[str, Any]:
     else:
         data["download_url"] = entry.get("url")
     data["api_url"] = url_for("rest.resources.resource_detail", resource_id=entry["id"], _external=True)
+    data["datastore_active"] = bool(entry.get("datastore_active"))
+    data["rows_url"] = url_for("rest.rows.resource_rows", resource_id=entry["id"], _external=True) \
+        if data["datastore_active"] else None
     return data
 
 

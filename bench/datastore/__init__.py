@@ -1,0 +1,1 @@
+"""The datastore benchmark, ``python -m bench.datastore``: ingestion, then row queries beside datasette."""
