@@ -7,7 +7,8 @@ encodings decoded, delimiter sniffed, title rows skipped), infers the column typ
 from the first rows (``types.infer_schema``) with the publisher's choices on top
 (``dictionary``), parses every cell, and writes the rows in batches: SQLite's
 ``executemany``, PostgreSQL's ``COPY``. Each batch commits with the progress, so
-the resource page can show it and other writers never wait long.
+the resource page can show it and other writers never wait long. The full-text
+index follows, then the table serves its rows, then an index on each column is built.
 
 A cell its column's type cannot hold is stored as NULL and reported (the
 validation report, in Frictionless' shape); a file that cannot be read at all
@@ -22,8 +23,8 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from datetime import timedelta
 from collections.abc import Callable, Iterable, Iterator
+from datetime import timedelta
 from itertools import chain, islice
 from typing import Any
 
@@ -44,11 +45,11 @@ from opendata.tasks import enqueue, job
 log = logging.getLogger(__name__)
 
 LOADABLE_FORMATS = frozenset({"CSV", "TSV", "XLSX", "JSON"})
-BATCH_ROWS = 20_000
-REPORTED_ERRORS = 100
+BATCH_ROWS = 20_000  # rows per commit: the page shows progress, other writers get their turn
+REPORTED_ERRORS = 100  # cell errors listed one by one; all are counted
 DROP_WAIT_SECONDS = 10  # a replaced table still streaming a download is dropped later, by ``sweep``
-MEMO_SIZE = 100_000
-IDENTIFIER_MIN_SAMPLE = 20  # fewer values than this cannot show a column to be identifiers  # distinct values remembered per column  # cell errors listed one by one; all are counted
+MEMO_SIZE = 100_000  # distinct values remembered per column
+IDENTIFIER_MIN_SAMPLE = 20  # fewer values than this cannot show a column to be identifiers
 
 
 def loadable(resource: Resource) -> bool:
