@@ -25,12 +25,13 @@ from sqlalchemy import text
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from opendata.datastore.models import DatastoreTable
-from opendata.datastore.sql import EXACT, ID, WORDS, backend_for, quote, storage_value
+from opendata.datastore.sql import EXACT, ID, INDEXED_COLUMNS, WORDS, backend_for, quote, storage_value
 from opendata.datastore.types import CellError, parser_for
 from opendata.errors import AppError
 from opendata.extensions import db
 
 FETCH_ROWS = 1_000
+STEER_MIN_MATCHES = 4_000  # below this, sorting the matches is as fast as walking an index (see ``_steer``)
 RANGE_OPERATORS = {"gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
 _TYPE_NAMES = {"integer": "số nguyên", "number": "số", "date": "ngày (yyyy-mm-dd hoặc dd/mm/yyyy)",
                "datetime": "ngày giờ", "boolean": "true/false", "string": "văn bản"}
@@ -252,10 +253,14 @@ class RowResult:
                 count = f"SELECT count(*) FROM {table}{_and(where)}" if where else None
             if query.include_total:
                 self.total = connection.execute(text(count), params).scalar() if count else record.rows
+            if shortcut is None and backend.steers_plans:
+                where = self._steer(where, sort, connection, count, params)
             if query.cursor and shortcut is None:
                 where = where + [self._after(sort, decode_cursor(query.cursor), dialect, params)]
-            order = [f"{quote(column['column'])} {'DESC' if descending else 'ASC'} NULLS LAST"
-                     for column, descending in sort] + [f"{ID} ASC"]
+            # Ties go in the direction of the last key, so that one index gives the whole order.
+            last_descending = bool(sort) and sort[-1][1]
+            order = [backend.order_term(quote(column["column"]), descending) for column, descending in sort] \
+                + [f"{ID} {'DESC' if last_descending else 'ASC'}"]
             self._sort = sort
             shown = [quote(column["column"]) for column in self.columns]
             extra = [quote(column["column"]) for column, _ in sort]
@@ -362,12 +367,38 @@ class RowResult:
             either += [f"{quote(column['column'])} = :_q" for column in codes]
         return f"({' OR '.join(either)})" if either else "1 = 0"
 
+    def _steer(self, where: list[str], sort, connection, count: str | None, params: dict[str, Any]) -> list[str]:
+        """On SQLite, the top rows of a frequent value by a descending sort: walk the sort's index.
+
+        SQLite (without STAT4) always takes the filtered column's index, then sorts every
+        match: a hundred thousand rows for a frequent value, to return a page. Walking the
+        sort column's index instead finds a page of a frequent value within a few hundred
+        rows; for a rare value the filter's index stays better. The match count decides,
+        and a unary ``+`` keeps the planner off the filter's index.
+        """
+        filters = self.query.filters
+        if len(filters) != 1 or not sort or not sort[0][1] or not self._indexed(sort[0][0]):
+            return where
+        name, value = next(iter(filters.items()))
+        if isinstance(value, (list, dict)) or value is None or name == sort[0][0]["id"]:
+            return where
+        matches = self.total if self.total is not None else connection.execute(text(count), params).scalar()
+        if matches < max(STEER_MIN_MATCHES, (self.record.rows or 0) // 100):
+            return where
+        physical = quote(_Columns(self.record).get(name, "filters")["column"])
+        return [f"+{condition}" if condition.startswith(f"{physical} = ") else condition for condition in where]
+
+    def _indexed(self, column: Mapping[str, Any]) -> bool:
+        stats = (self.record.report or {}).get("stats") or {}
+        positions = {field["id"]: index for index, field in enumerate(self.record.fields)}
+        return "seconds_indexes" in stats and positions.get(column["id"], INDEXED_COLUMNS) < INDEXED_COLUMNS
+
     def _after(self, sort, values: list[Any], dialect: str, params: dict[str, Any]) -> str:
         """Rows after the cursor's row in ``ORDER BY sort…, _id`` order, NULLs last (keyset paging)."""
         if len(values) != len(sort) + 1 or not isinstance(values[-1], int) or not 0 <= values[-1] < INT64:
             raise RowQueryError("Con trỏ phân trang (cursor) không khớp với cách sắp xếp.", "cursor")
         params["_c_id"] = values[-1]
-        condition = f"{ID} > :_c_id"
+        condition = f"{ID} {'<' if sort and sort[-1][1] else '>'} :_c_id"
         for index in range(len(sort) - 1, -1, -1):  # innermost key first
             column, descending = sort[index]
             physical = quote(column["column"])

@@ -120,6 +120,11 @@ class Backend(ABC):
         """A condition on ``_id`` for rows matching every word of ``query``; None when it has no words."""
 
     ordered_full_text = False  # whether the backend has ``ordered_matches`` (see SqliteBackend)
+    steers_plans = False  # whether row queries help the planner choose an index (``query._steer``)
+
+    def order_term(self, column: str, descending: bool) -> str:
+        """``column`` in an ORDER BY, NULLs last either way."""
+        return f"{column} {'DESC' if descending else 'ASC'} NULLS LAST"
 
     def set_time_limit(self, seconds: float) -> None:
         """Make queries on this connection give up after ``seconds`` (see ``query.py``)."""
@@ -178,6 +183,12 @@ class SqliteBackend(Backend):
         return f"{ID} IN (SELECT rowid FROM {fts} WHERE {fts} MATCH :_fts)", {"_fts": match}
 
     ordered_full_text = True
+    steers_plans = True
+
+    def order_term(self, column: str, descending: bool) -> str:
+        # SQLite puts NULLs first ascending and so last descending: saying nothing when that is
+        # already the order lets an index walked backwards give it.
+        return f"{column} DESC" if descending else f"{column} ASC NULLS LAST"
 
     def ordered_matches(self, table: str, codes: Sequence[str], after: str | None,
                         first: int | None) -> tuple[str, str]:

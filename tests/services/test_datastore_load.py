@@ -247,3 +247,24 @@ def test_reload_finds_tables_missing_or_stale_and_sweep_drops_orphans(system, da
     assert ingest.sweep() == [orphan]
     with db.engine.connect() as connection:
         assert list(existing_tables(connection)) == [ingest.table_of(resource).table_name]
+
+
+def test_a_frequent_value_sorted_descending_gives_the_general_order(system, dataset):
+    # 6,000 rows: indexes are built; "Lâm Hà" is frequent enough for SQLite to walk the sort's index.
+    lines = ["Huyện,Số tiền"] + [f"{'Lâm Hà' if i % 4 else 'Di Linh'},{'' if i % 97 == 0 else (i * 37) % 500}"
+                                 for i in range(1, 6001)]
+    table = ingest.table_of(make_file_resource(system, dataset, "\n".join(lines).encode(), filename="tien.csv"))
+    assert "seconds_indexes" in table.report["stats"]
+    sort = parse_sort("Số tiền desc")
+    general = [r["_id"] for r in rows(table, filters={"Huyện": ["Lâm Hà"]}, sort=sort, limit=None)[0]]
+    assert len(general) == 4500
+    seen, cursor = [], None
+    while True:
+        result = open_rows(table, RowQuery(filters={"Huyện": "Lâm Hà"}, sort=sort, limit=1000, cursor=cursor))
+        seen += [r["_id"] for r in result.records()]
+        assert result.total == 4500
+        if (cursor := result.next_cursor) is None:
+            break
+    assert seen == general
+    values = [r["Số tiền"] for r in rows(table, filters={"Huyện": "Lâm Hà"}, sort=sort, limit=None)[0]]
+    assert values[0] == 499 and values[-1] is None  # NULLs last, descending
