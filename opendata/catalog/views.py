@@ -5,9 +5,7 @@ Views parse the request, call a service or query, and render; nothing else.
 
 from __future__ import annotations
 
-from pathlib import PurePosixPath
-
-from flask import Blueprint, Response, abort, jsonify, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, Response, abort, jsonify, redirect, render_template, request, url_for
 
 from opendata import authz
 from opendata.authz import Action
@@ -107,16 +105,11 @@ def resource_data(name: str, resource_id: str, fmt: str):
     dataset = services.get_dataset(current_actor(), name)
     found = datastore.readable_table(current_actor(), resources.get_resource(dataset, resource_id).id)
     result = open_rows(found.table, RowQuery(limit=None, include_total=False))
-    stem = PurePosixPath(found.resource.filename or found.resource.name).stem or "du-lieu"
+    stem = export.download_stem(found.resource)
     if fmt == "xlsx":
-        path = export.xlsx_file(result, sheet_title=stem)
-        response = send_file(path, as_attachment=True, download_name=f"{stem}.xlsx", etag=False,
-                             mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
-        response.call_on_close(lambda: path.unlink(missing_ok=True))
+        response = export.xlsx_response(result, stem)
     elif fmt == "csv":
-        response = Response(export.csv_chunks(result, bom=request.args.get("bom") == "1"),
-                            mimetype="text/csv", headers={"Content-Disposition": attachment(f"{stem}.csv")})
-        response.charset = "utf-8"
+        response = export.csv_response(result, stem, bom=request.args.get("bom") == "1")
     else:
         response = Response(export.json_array_chunks(result), mimetype="application/json",
                             headers={"Content-Disposition": attachment(f"{stem}.json")})

@@ -1,4 +1,4 @@
-"""A query's rows as JSON, CSV or XLSX, written as they are fetched.
+"""A query's rows as JSON, CSV or XLSX, written as they are fetched, and the download answers made of them.
 
 JSON and CSV are generators of encoded chunks: the response starts with the first
 rows and memory holds one chunk, whatever the size of the result. XLSX is a ZIP
@@ -16,15 +16,17 @@ import re
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from datetime import date, datetime
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
+from flask import Response, send_file
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Font
 
 from opendata.datastore.query import RowResult
+from opendata.storage.downloads import attachment
 
 CHUNK_ROWS = 500
 XLSX_MAX_ROWS = 1_048_575  # Excel's sheet, less the header row: the rest is left out (CSV has it all)
@@ -144,3 +146,27 @@ def _text_cell(sheet: Any, value: str) -> WriteOnlyCell:
     cell = WriteOnlyCell(sheet, value=ILLEGAL_CHARACTERS_RE.sub("", value))
     cell.data_type = "s"  # not "f", whatever the text starts with
     return cell
+
+
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def download_stem(resource: Any) -> str:
+    """The name a table's conversions are saved under: its file's, without the extension."""
+    return PurePosixPath(resource.filename or resource.name or "").stem or "du-lieu"
+
+
+def csv_response(result: RowResult, stem: str, *, bom: bool = False) -> Response:
+    response = Response(csv_chunks(result, bom=bom), mimetype="text/csv",
+                        headers={"Content-Disposition": attachment(f"{stem}.csv")})
+    response.charset = "utf-8"
+    return response
+
+
+def xlsx_response(result: RowResult, stem: str) -> Response:
+    """The rows as an XLSX download; the temporary file goes once the answer is sent."""
+    path = xlsx_file(result, sheet_title=stem)
+    response = send_file(path, mimetype=XLSX_TYPE, as_attachment=True, download_name=f"{stem}.xlsx",
+                         conditional=False, etag=False)
+    response.call_on_close(lambda: path.unlink(missing_ok=True))
+    return response

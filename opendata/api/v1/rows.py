@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from pathlib import PurePosixPath
 
-from flask import Blueprint, Response, after_this_request, request, send_file, stream_with_context, url_for
+from flask import Blueprint, Response, request, stream_with_context, url_for
 from marshmallow import Schema, fields, validate
 
 from opendata.api.v1.http import BadParameters, caller, operation
@@ -20,7 +19,6 @@ from opendata.catalog import resources
 from opendata.datastore import export
 from opendata.datastore.query import RowQuery, open_rows, parse_sort, split_fields
 from opendata.datastore.service import field_info, readable_table
-from opendata.storage.downloads import attachment
 from opendata.web import current_actor
 
 bp = Blueprint("rows", __name__)
@@ -28,7 +26,7 @@ bp = Blueprint("rows", __name__)
 ROW_LIMIT = 10_000  # one JSON page; CSV and XLSX take every row unless limited
 RESOURCE_ID = {"resource_id": "Id của tài nguyên dạng bảng. Id of a tabular resource."}
 FORMATS = {"json": "application/json", "csv": "text/csv; charset=utf-8",
-           "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
+           "xlsx": export.XLSX_TYPE}
 
 RowsQuery = _Query.from_dict({
     "filters": fields.String(load_default=None, validate=validate.Length(max=20_000), metadata={
@@ -127,12 +125,11 @@ def resource_rows(resource_id: str, args: dict):
         return Response(status=304, headers={"ETag": f'"{etag}"'})
     result = open_rows(found.table, query)
     public = resources.publicly_downloadable(found.resource)
-    stem = PurePosixPath(found.resource.filename or "du-lieu").stem or "du-lieu"
+    stem = export.download_stem(found.resource)
     if fmt == "xlsx":
-        response = _xlsx(result, stem)
+        response = export.xlsx_response(result, stem)
     elif fmt == "csv":
-        response = Response(export.csv_chunks(result), mimetype="text/csv")
-        response.headers["Content-Disposition"] = attachment(f"{stem}.csv")
+        response = export.csv_response(result, stem)
     else:
         info = {field["id"]: field for field in field_info(found.resource, found.table)}
         head = {"resource_id": found.resource.id,
@@ -153,15 +150,3 @@ def _next_link(cursor: str | None) -> str | None:
         return None
     args = {key: values for key, values in request.args.to_dict(flat=False).items() if key not in ("cursor", "offset")}
     return url_for(request.endpoint, **(request.view_args or {}), **args, cursor=cursor, _external=True)
-
-
-def _xlsx(result, stem: str) -> Response:
-    path = export.xlsx_file(result, sheet_title=stem)
-
-    @after_this_request
-    def _remove(response: Response) -> Response:
-        response.call_on_close(lambda: path.unlink(missing_ok=True))
-        return response
-
-    return send_file(path, mimetype=FORMATS["xlsx"], as_attachment=True, download_name=f"{stem}.xlsx",
-                     conditional=False, etag=False)
